@@ -1,0 +1,7 @@
+// Package gateway is the command engine: it imports the archive, resolves routes, applies
+// idempotency, interlocks and supersede rules, persists commands in the durable store, runs
+// the execution plans and verifies every relay command.
+//
+// It must not serve HTTP or parse frames itself: the API lives in api, and bytes are the
+// codecs' and transport's business.
+package gateway
