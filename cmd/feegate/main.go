@@ -23,6 +23,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newExplainCommand())
+	root.AddCommand(newFieldCommands()...)
 	return root
 }
 
