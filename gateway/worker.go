@@ -1,0 +1,519 @@
+package gateway
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// allowedFrom reports whether a command in state from may move to state to.
+func allowedFrom(from, to State, recovering bool) bool {
+	if from.Final() {
+		return false
+	}
+	switch to {
+	case StateQueued:
+		return false
+	case StateCancelled:
+		return from == StateQueued && !recovering
+	case StateSending:
+		return from == StateQueued || recovering
+	}
+	return true
+}
+
+type change struct {
+	j      *job
+	to     State
+	reason *Reason
+	result *Result
+	detail string
+}
+
+// transition moves one command to a new state, persists it and then publishes it. It
+// returns false when the move is not allowed from the command's current state.
+func (e *Engine) transition(j *job, to State, reason *Reason, result *Result,
+	detail string) bool {
+	return e.apply([]change{{j, to, reason, result, detail}}) == 1
+}
+
+// apply carries out state changes, persisting them in one transaction before publishing
+// any event, and returns how many were allowed.
+func (e *Engine) apply(changes []change) int {
+	now := e.now().UTC()
+	snaps := make([]*Command, 0, len(changes))
+	var doneBatches []*Batch
+	e.mu.Lock()
+	for _, ch := range changes {
+		c := ch.j.cmd
+		from := c.State
+		if !allowedFrom(from, ch.to, ch.j.recover) {
+			continue
+		}
+		c.State = ch.to
+		c.Reason = ch.reason
+		if ch.result != nil {
+			c.Result = ch.result
+		}
+		c.UpdatedAt = now
+		c.History = append(c.History, HistoryEntry{At: now, State: ch.to, Detail: ch.detail})
+		e.metrics.active.WithLabelValues(string(from)).Dec()
+		if from == StateQueued {
+			e.queued--
+			e.dropPendingLocked(ch.j)
+		}
+		if bs := e.batches[c.Batch]; bs != nil {
+			bs.batch.Counts[from]--
+			bs.batch.Counts[ch.to]++
+			if ch.to.Final() && bs.batch.Counts[StateQueued]+bs.batch.Counts[StateSending]+
+				bs.batch.Counts[StateVerifying] == 0 {
+				doneBatches = append(doneBatches, bs.copyBatch())
+			}
+		}
+		if ch.to.Final() {
+			delete(e.active, c.ID)
+			if c.Result != nil && c.Target.Meter != "" {
+				e.rememberLocked(c, now)
+			}
+		} else {
+			e.metrics.active.WithLabelValues(string(ch.to)).Inc()
+		}
+		snaps = append(snaps, c.clone())
+	}
+	e.metrics.queueDepth.Set(float64(e.queued))
+	e.mu.Unlock()
+	if len(snaps) == 0 {
+		return 0
+	}
+	var err error
+	if len(snaps) == 1 {
+		err = e.store.PutCommand(snaps[0])
+	} else {
+		err = e.store.PutCommands(snaps)
+	}
+	if err != nil {
+		// NOTE: the in-memory state has moved on; the store catches up at the command's
+		// next change, and a restart before that replays the older stored state.
+		e.log.Error("persisting a command state failed", zap.String("command", snaps[0].ID),
+			zap.Int("commands", len(snaps)), zap.Error(err))
+	}
+	for _, s := range snaps {
+		e.hub.Publish(EventCommand, commandEvent(s))
+		if s.State.Final() {
+			e.finished(s)
+		}
+	}
+	for _, b := range doneBatches {
+		e.hub.Publish(EventBatch, b)
+	}
+	return len(snaps)
+}
+
+func (e *Engine) dropPendingLocked(j *job) {
+	list := e.pending[j.key]
+	for i, p := range list {
+		if p == j {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(e.pending, j.key)
+	} else {
+		e.pending[j.key] = list
+	}
+}
+
+// rememberLocked keeps the last relay state and reading of a meter for the meters API.
+func (e *Engine) rememberLocked(c *Command, now time.Time) {
+	st := e.meters[c.Target.Meter]
+	if st == nil {
+		st = &meterState{}
+		e.meters[c.Target.Meter] = st
+	}
+	at := now
+	if c.Result.Relay != nil {
+		st.Relay, st.RelayAt = c.Result.Relay, &at
+	}
+	if len(c.Result.Readings) > 0 {
+		st.Readings, st.ReadingAt = c.Result.Readings, &at
+	}
+}
+
+// finished counts a command that reached a final state.
+func (e *Engine) finished(c *Command) {
+	reason := ""
+	if c.Reason != nil {
+		reason = c.Reason.Code
+	}
+	e.metrics.commands.WithLabelValues(string(c.Action), string(c.State), reason).Inc()
+	e.metrics.latency.WithLabelValues(string(c.Action), string(c.State)).Observe(
+		c.UpdatedAt.Sub(c.CreatedAt).Seconds())
+}
+
+func (e *Engine) bumpAttempts(j *job) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j.cmd.Attempts++
+	return j.cmd.Attempts
+}
+
+// runChannel is the worker of one channel: it runs the channel's commands one at a time.
+func (e *Engine) runChannel(ch *channel) {
+	defer e.workers.Done()
+	for {
+		e.mu.Lock()
+		for len(ch.queue) == 0 && !e.closing {
+			e.mu.Unlock()
+			<-ch.wake
+			e.mu.Lock()
+		}
+		if e.closing {
+			e.mu.Unlock()
+			return
+		}
+		j := ch.queue[0]
+		ch.queue[0] = nil
+		ch.queue = ch.queue[1:]
+		if len(ch.queue) == 0 {
+			ch.queue = nil
+		}
+		runnable := j.cmd.State == StateQueued || (j.recover && !j.cmd.State.Final())
+		e.mu.Unlock()
+		if runnable {
+			e.execute(j)
+		}
+	}
+}
+
+func (e *Engine) driverFor(d Device) Driver {
+	if d.Meter != nil {
+		return e.drivers[d.Meter.Route.Kind]
+	}
+	return e.drivers[RouteTerminal]
+}
+
+// execute runs one command to a final state, unless the engine stops first.
+func (e *Engine) execute(j *job) {
+	c := j.cmd
+	log := e.log.With(zap.String("command", c.ID), zap.String("action", string(c.Action)),
+		zap.String("meter", c.Target.Meter), zap.String("terminal", terminalOf(j.dev)))
+	if !e.now().Before(c.Deadline) {
+		e.transition(j, StateExpired, &Reason{Code: ReasonDeadlineExpired,
+			Message: "deadline passed before the command was sent"}, nil, "")
+		return
+	}
+	drv := e.driverFor(j.dev)
+	if drv == nil || (j.dev.Meter == nil && c.Target.Meter != "") {
+		e.transition(j, StateFailed, &Reason{Code: ReasonInternal,
+			Message: "the meter's route is no longer in the archive or has no driver"}, nil, "")
+		return
+	}
+	detail := ""
+	if j.recover {
+		detail = "resumed after restart"
+		log.Info("recovering a command that was in flight at the last stop",
+			zap.String("state", string(c.State)))
+	}
+	if !e.transition(j, StateSending, nil, nil, detail) {
+		return
+	}
+	ctx, cancel := context.WithDeadline(e.runCtx, c.Deadline)
+	defer cancel()
+	result, reason := e.run(ctx, j, drv)
+	if e.runCtx.Err() != nil {
+		log.Info("engine stopped while the command was in flight; it resumes at next start")
+		return
+	}
+	switch {
+	case reason == nil:
+		e.transition(j, StateSucceeded, nil, result, "")
+	case reason.Code == ReasonDeadlineExpired:
+		e.transition(j, StateExpired, reason, nil, "")
+	default:
+		log.Info("command failed", zap.String("reason", reason.Code),
+			zap.String("message", reason.Message))
+		e.transition(j, StateFailed, reason, nil, "")
+	}
+}
+
+func (e *Engine) deadlineReason(attempts int) *Reason {
+	return &Reason{Code: ReasonDeadlineExpired, Message: "deadline passed before the " +
+		"command finished", Evidence: &Evidence{Attempts: attempts}}
+}
+
+// reasonOf turns a driver error into a failure reason with the attempt count.
+func (e *Engine) reasonOf(ctx context.Context, err error, attempts int) *Reason {
+	if ctx.Err() != nil {
+		return e.deadlineReason(attempts)
+	}
+	var f *Failure
+	if !errors.As(err, &f) {
+		return &Reason{Code: ReasonInternal, Message: err.Error(),
+			Evidence: &Evidence{Attempts: attempts}}
+	}
+	ev := Evidence{}
+	if f.Evidence != nil {
+		ev = *f.Evidence
+	}
+	ev.Attempts = attempts
+	return &Reason{Code: f.Code, Message: f.Message, Evidence: &ev}
+}
+
+func retryable(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.Retryable
+}
+
+// attempt runs fn until it succeeds, fails for good, or MaxAttempts is reached.
+func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
+	for {
+		n := e.bumpAttempts(j)
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
+			return e.reasonOf(ctx, err, n)
+		}
+	}
+}
+
+func (e *Engine) run(ctx context.Context, j *job, drv Driver) (*Result, *Reason) {
+	c := j.cmd
+	if c.Action.IsControl() {
+		return e.runControl(ctx, j, drv)
+	}
+	info, _ := lookupAction(c.Action)
+	res := &Result{Outcome: info.outcome}
+	var reason *Reason
+	switch c.Action {
+	case ActionRead:
+		reason = e.attempt(ctx, j, func() error {
+			r, err := drv.Read(ctx, j.dev, c.Items)
+			res.Readings = r
+			return err
+		})
+		res.Relay = relayFromReadings(res.Readings)
+	case ActionSyncTime:
+		reason = e.attempt(ctx, j, func() error {
+			return drv.SyncTime(ctx, j.dev, e.now().In(e.cfg.location))
+		})
+	case ActionPing:
+		reason = e.attempt(ctx, j, func() error { return drv.Ping(ctx, j.dev) })
+	default:
+		reason = &Reason{Code: ReasonInternal, Message: "no plan for action " +
+			string(c.Action)}
+	}
+	if reason != nil {
+		return nil, reason
+	}
+	return res, nil
+}
+
+// relayFromReadings fills the result's relay from a relay_state reading, when read.
+func relayFromReadings(r map[string]Reading) *Relay {
+	v, ok := r["relay_state"]
+	if !ok {
+		return nil
+	}
+	if rel, ok := v.Value.(Relay); ok {
+		return &rel
+	}
+	if s, ok := v.Value.(string); ok {
+		return &Relay{State: s}
+	}
+	return nil
+}
+
+// commandShows reports whether the status shows that the device already has the control:
+// the relay command state (645 status word 3 bit6) for switching, bits 7 and 12 otherwise.
+func commandShows(a Action, st RelayStatus) bool {
+	switch a {
+	case ActionTrip:
+		return st.CommandOpen
+	case ActionAllowClose, ActionClose:
+		return !st.CommandOpen
+	case ActionAlarm:
+		return st.Alarm
+	case ActionAlarmRelease:
+		return !st.Alarm
+	case ActionGuarantee:
+		return st.Guarantee
+	case ActionGuaranteeRelease:
+		return !st.Guarantee
+	}
+	return false
+}
+
+// relayMatches reports whether the status proves the control took effect. An allowed close
+// leaves the relay open until the customer presses the button, so a released relay command
+// state is enough for it.
+func relayMatches(a Action, st RelayStatus) bool {
+	switch a {
+	case ActionTrip:
+		return st.Open
+	case ActionAllowClose:
+		return !st.CommandOpen || !st.Open
+	case ActionClose:
+		return !st.Open
+	}
+	return commandShows(a, st)
+}
+
+func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *Reason) {
+	c := j.cmd
+	sent := false
+	if j.recover {
+		// Never send blindly after a restart: the meter may already have the command.
+		st, err := drv.Status(ctx, j.dev)
+		if err == nil && commandShows(c.Action, st) {
+			sent = true
+			e.log.Info("status shows the command already; verifying only",
+				zap.String("command", c.ID), zap.Int("status_word_3", st.Word))
+		}
+	}
+	for !sent {
+		n := e.bumpAttempts(j)
+		err := drv.Control(ctx, j.dev, Control{Action: c.Action,
+			Deadline: c.Deadline.In(e.cfg.location), Operator: c.Operator})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
+			return nil, e.reasonOf(ctx, err, n)
+		}
+		// A control that timed out may have reached the device: look before resending.
+		if st, serr := drv.Status(ctx, j.dev); serr == nil && commandShows(c.Action, st) {
+			sent = true
+		}
+	}
+	if !e.transition(j, StateVerifying, nil, nil, "") {
+		return nil, &Reason{Code: ReasonInternal, Message: "command left the sending state"}
+	}
+	return e.verify(ctx, j, drv)
+}
+
+// verify reads the device back until it matches the control or the verify window ends.
+func (e *Engine) verify(ctx context.Context, j *job, drv Driver) (*Result, *Reason) {
+	c := j.cmd
+	end := e.now().Add(e.cfg.VerifyWindow)
+	var last *RelayStatus
+	var lastErr error
+	reads := 0
+	for {
+		st, err := drv.Status(ctx, j.dev)
+		reads++
+		if err == nil {
+			last = &st
+			if relayMatches(c.Action, st) {
+				return e.controlResult(c.Action, st), nil
+			}
+		} else {
+			if ctx.Err() != nil {
+				return nil, e.deadlineReason(c.Attempts)
+			}
+			lastErr = err
+		}
+		if !e.now().Add(e.cfg.VerifyInterval).Before(end) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, e.deadlineReason(c.Attempts)
+		case <-time.After(e.cfg.VerifyInterval):
+		}
+	}
+	if last == nil && lastErr != nil {
+		return nil, e.reasonOf(ctx, lastErr, c.Attempts)
+	}
+	ev := statusEvidence(*last)
+	ev.Attempts = c.Attempts
+	ev.Detail = fmt.Sprintf("%d status reads in %s did not show %s", reads,
+		e.cfg.VerifyWindow, c.Action)
+	return nil, &Reason{Code: ReasonVerifyMismatch, Message: "device state does not match " +
+		"the command after the verify window", Evidence: &ev}
+}
+
+func openClosed(open bool) string {
+	if open {
+		return "open"
+	}
+	return "closed"
+}
+
+func statusEvidence(st RelayStatus) Evidence {
+	ev := Evidence{RelayState: openClosed(st.Open), CommandState: openClosed(st.CommandOpen),
+		PowerKW: st.PowerKW, EnergyKWh: st.EnergyKWh, FrameHex: st.FrameHex}
+	if st.Word >= 0 {
+		ev.StatusWord3 = fmt.Sprintf("%04X", st.Word)
+	}
+	return ev
+}
+
+func (e *Engine) controlResult(a Action, st RelayStatus) *Result {
+	info, _ := lookupAction(a)
+	res := &Result{Outcome: info.outcome, Relay: &Relay{State: openClosed(st.Open),
+		CommandState: openClosed(st.CommandOpen), Guarantee: st.Guarantee, Alarm: st.Alarm}}
+	res.Readings = map[string]Reading{}
+	if st.Word >= 0 {
+		res.Readings["status_word_3"] = Reading{Value: fmt.Sprintf("%04X", st.Word)}
+	}
+	if st.PowerKW != nil {
+		res.Readings["power"] = Reading{Value: *st.PowerKW, Unit: "kW"}
+	}
+	if st.EnergyKWh != nil {
+		res.Readings["energy_forward_total"] = Reading{Value: *st.EnergyKWh, Unit: "kWh"}
+	}
+	res.SuspectedBypass = st.Open && st.PowerKW != nil && *st.PowerKW > e.cfg.BypassThresholdKW
+	return res
+}
+
+// deadlineHeap orders jobs by deadline for the sweeper.
+type deadlineHeap []*job
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].cmd.Deadline.Before(h[j].cmd.Deadline) }
+func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(*job)) }
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return j
+}
+func (h *deadlineHeap) push(j *job) { heap.Push(h, j) }
+
+// sweep expires queued commands whose deadline passed while they waited in a queue.
+func (e *Engine) sweep() {
+	defer e.background.Done()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stopSweep:
+			return
+		case <-tick.C:
+		}
+		now := e.now()
+		var changes []change
+		e.mu.Lock()
+		for e.deadlines.Len() > 0 && !e.deadlines[0].cmd.Deadline.After(now) {
+			j := heap.Pop(&e.deadlines).(*job)
+			if j.cmd.State == StateQueued {
+				changes = append(changes, change{j: j, to: StateExpired, reason: &Reason{
+					Code: ReasonDeadlineExpired, Message: "deadline passed while the command " +
+						"waited in its channel queue"}})
+			}
+		}
+		e.mu.Unlock()
+		if len(changes) > 0 {
+			e.apply(changes)
+		}
+	}
+}
