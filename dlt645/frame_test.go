@@ -2,6 +2,7 @@ package dlt645
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -309,4 +310,80 @@ func TestFramerCSIs16(t *testing.T) {
 	if r := fr.Next(false); !bytes.Equal(r.Frame, raw) {
 		t.Fatalf("frame % X", r.Frame)
 	}
+}
+
+func TestEncryptedRelayD20(t *testing.T) {
+	addr, _ := protocol.ParseMeterAddress("111111111111")
+	cipher, _ := hexBytes("865BAA06CDEA44E07EC90AD8D750C27103C131EB")
+	op, _ := ParseOperatorCode("12345678")
+	f, err := NewEncryptedRelayRequest(addr, &EncryptedRelayRequest{Operator: op,
+		CipherMAC: cipher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := Encode(f)
+	if want := vectorByName(t, "D20").raw; !bytes.Equal(enc, want) {
+		t.Fatalf("encoded % X\nwant    % X", enc, want)
+	}
+	back, err := ParseEncryptedRelayRequest(f)
+	if err != nil || !bytes.Equal(back.CipherMAC, cipher) || back.Operator != op {
+		t.Fatalf("parsed %+v %v", back, err)
+	}
+	if _, err := ParseRelayRequest(f, nil); !errors.Is(err, ErrEncrypted) {
+		t.Fatalf("plain parse of PA=98: err = %v", err)
+	}
+
+	plain, err := RelayPlaintext(ActionTrip, 0,
+		time.Date(2010, 7, 22, 18, 56, 17, 0, DefaultLocation()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x1A, 0x00, 0x10, 0x07, 0x22, 0x18, 0x56, 0x17}; !bytes.Equal(plain, want) {
+		t.Fatalf("plaintext % X, want % X", plain, want)
+	}
+	a, n2, dl, err := ParseRelayPlaintext(plain, nil)
+	if err != nil || a != ActionTrip || n2 != 0 || dl.Hour() != 18 {
+		t.Fatalf("plaintext parsed %v %v %v %v", a, n2, dl, err)
+	}
+}
+
+func TestIdentityAuthFrames(t *testing.T) {
+	addr, _ := protocol.ParseMeterAddress("111111111111")
+	div, err := DispersionFactor("002241020208")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [8]byte{0, 0, 0x00, 0x22, 0x41, 0x02, 0x02, 0x08}; div != want {
+		t.Fatalf("div % X", div)
+	}
+	req := &IdentityAuthRequest{Rand1: [8]byte{1, 2, 3, 4, 5, 6, 7, 8},
+		Cipher1: [8]byte{9, 10, 11, 12, 13, 14, 15, 16}, Div: div}
+	f := NewIdentityAuthRequest(addr, req)
+	if len(f.Data) != 32 {
+		t.Fatalf("L = %d, want 32", len(f.Data))
+	}
+	if !bytes.Equal(f.Data[:4], []byte{0xFF, 0x00, 0x00, 0x07}) {
+		t.Fatalf("DI bytes % X", f.Data[:4])
+	}
+	back, err := ParseIdentityAuthRequest(f)
+	if err != nil || *back != *req {
+		t.Fatalf("parsed %+v %v", back, err)
+	}
+	reply := NewIdentityAuthReply(addr, [4]byte{1, 2, 3, 4}, [8]byte{8, 7, 6, 5, 4, 3, 2, 1})
+	s, err := ParseIdentityAuthReply(reply, div)
+	if err != nil || s.Rand2 != [4]byte{1, 2, 3, 4} || s.ESAMSerial[0] != 8 {
+		t.Fatalf("session %+v %v", s, err)
+	}
+	_, err = ParseIdentityAuthReply(NewErrorReply(addr, FuncSecurity, 0x0008, true), div)
+	var me *MeterError
+	if !errors.As(err, &me) || me.Kind != KindSERR || !errors.Is(err, ErrSecurity) {
+		t.Fatalf("SERR reply: err = %v", err)
+	}
+	if b := me.Bits(); len(b) != 1 || b[0] != "identity_authentication_failed" {
+		t.Fatalf("SERR bits %v", b)
+	}
+}
+
+func hexBytes(s string) ([]byte, error) {
+	return hex.DecodeString(s)
 }
