@@ -1,0 +1,397 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/creack/pty"
+	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/protocol"
+	"go.uber.org/goleak"
+)
+
+// fakeMeter is one 2007 meter of fakeBus: its relay, guarantee and password.
+type fakeMeter struct {
+	addr      protocol.MeterAddress
+	password  dlt645.Password
+	energy    string
+	relayOpen bool
+	guarantee bool
+	// garbage makes the meter reply with bytes that form no frame, as a meter at another
+	// baud rate or parity appears.
+	garbage bool
+}
+
+// fakeBus plays DL/T 645-2007 meters on the far side of a pty or a TCP connection.
+type fakeBus struct {
+	t      *testing.T
+	mu     sync.Mutex
+	meters []*fakeMeter
+	relays int // relay-control requests received
+	wg     sync.WaitGroup
+}
+
+func (b *fakeBus) serve(rw io.ReadWriter) {
+	defer b.wg.Done()
+	fr := dlt645.NewFramer(1024, false)
+	fr.Accept = dlt645.IsRequestFrame
+	buf := make([]byte, 256)
+	for {
+		n, err := rw.Read(buf)
+		fr.Write(buf[:n])
+		for res := fr.Next(false); res.Frame != nil; res = fr.Next(false) {
+			if out := b.handle(res.Frame); out != nil {
+				rw.Write(out)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// handle returns the wire reply to one request, or nil when no meter replies.
+func (b *fakeBus) handle(raw []byte) []byte {
+	req, err := dlt645.Decode(raw)
+	if err != nil {
+		b.t.Errorf("fake bus: undecodable request % X: %v", raw, err)
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range b.meters {
+		if !req.Address.Matches(m.addr) {
+			continue
+		}
+		if m.garbage {
+			return []byte{0x68, 0x11, 0x22, 0xE3, 0x00, 0x7F, 0x68}
+		}
+		reply := b.reply(m, req)
+		out, err := dlt645.Encode(reply)
+		if err != nil {
+			b.t.Errorf("fake bus: encode reply: %v", err)
+			return nil
+		}
+		return out
+	}
+	return nil
+}
+
+func (b *fakeBus) reply(m *fakeMeter, req *dlt645.Frame) *dlt645.Frame {
+	switch req.Control.Function() {
+	case dlt645.FuncReadAddress:
+		wire := append([]byte(nil), m.addr[:]...)
+		return dlt645.NewReply(m.addr, dlt645.FuncReadAddress, false, wire)
+	case dlt645.FuncRead:
+		di := dlt645.DI(uint32(req.Data[0]) | uint32(req.Data[1])<<8 | uint32(req.Data[2])<<16 |
+			uint32(req.Data[3])<<24)
+		var v any
+		switch di {
+		case 0x00010000:
+			v = m.energy
+		case 0x04000503:
+			var raw uint16
+			if m.relayOpen {
+				raw |= dlt645.Word3RelayOpen | dlt645.Word3RelayCommand
+			}
+			if m.guarantee {
+				raw |= dlt645.Word3Guarantee
+			}
+			v = dlt645.StatusWord{Word: 3, Raw: raw}
+		default:
+			return dlt645.NewErrorReply(m.addr, dlt645.FuncRead, 0x02, false)
+		}
+		f, err := dlt645.NewReadReply(m.addr, di, v)
+		if err != nil {
+			b.t.Errorf("fake bus: read reply: %v", err)
+		}
+		return f
+	case dlt645.FuncRelayControl:
+		b.relays++
+		c, err := dlt645.ParseRelayRequest(req, nil)
+		if err != nil {
+			b.t.Errorf("fake bus: relay request: %v", err)
+			return dlt645.NewErrorReply(m.addr, dlt645.FuncRelayControl, 0x01, true)
+		}
+		if c.Password != m.password {
+			return dlt645.NewErrorReply(m.addr, dlt645.FuncRelayControl, 0x04, true)
+		}
+		switch c.Action {
+		case dlt645.ActionTrip:
+			if m.guarantee {
+				return dlt645.NewErrorReply(m.addr, dlt645.FuncRelayControl, 0x20, true)
+			}
+			m.relayOpen = true
+		case dlt645.ActionClose:
+			m.relayOpen = false
+		case dlt645.ActionGuarantee:
+			m.guarantee = true
+		case dlt645.ActionGuaranteeRelease:
+			m.guarantee = false
+		}
+		return dlt645.NewReply(m.addr, dlt645.FuncRelayControl, false, nil)
+	}
+	return dlt645.NewErrorReply(m.addr, req.Control.Function(), 0x01, false)
+}
+
+func newFakeMeter(t *testing.T, addr string) *fakeMeter {
+	t.Helper()
+	a, err := protocol.ParseMeterAddress(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dlt645.ParsePassword("123456")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeMeter{addr: a, password: p, energy: "1234.56"}
+}
+
+// startPtyBus serves meters on a pty and returns the slave path for --port.
+func startPtyBus(t *testing.T, meters ...*fakeMeter) (*fakeBus, string) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty available: %v", err)
+	}
+	b := &fakeBus{t: t, meters: meters}
+	b.wg.Add(1)
+	go b.serve(ptmx)
+	t.Cleanup(func() {
+		tty.Close()
+		ptmx.Close()
+		b.wg.Wait()
+	})
+	return b, tty.Name()
+}
+
+// startTCPBus serves meters on a loopback TCP port, as a serial server does.
+func startTCPBus(t *testing.T, meters ...*fakeMeter) (*fakeBus, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBus{t: t, meters: meters}
+	var conns []net.Conn
+	var mu sync.Mutex
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			b.wg.Add(1)
+			go b.serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		b.wg.Wait()
+	})
+	return b, ln.Addr().String()
+}
+
+func decodeJSON(t *testing.T, out string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &m); err != nil {
+		t.Fatalf("output %q is not one JSON object: %v", out, err)
+	}
+	return m
+}
+
+func TestMeterReadOverPty(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	_, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
+	out, err := runFeegate(t, "meter", "read", "--port", port, "--address", "000000000161",
+		"--json")
+	if err != nil {
+		t.Fatalf("meter read: %v", err)
+	}
+	m := decodeJSON(t, out)
+	if m["address"] != "000000000161" {
+		t.Errorf("address = %v", m["address"])
+	}
+	readings, _ := m["readings"].(map[string]any)
+	energy, _ := readings["energy_forward_total"].(map[string]any)
+	if energy["value"] != 1234.56 {
+		t.Errorf("energy value = %v, want 1234.56", energy["value"])
+	}
+	if energy["unit"] != "kWh" {
+		t.Errorf("energy unit = %v, want kWh", energy["unit"])
+	}
+}
+
+func TestMeterTripAndCloseOverPty(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	meter := newFakeMeter(t, "000000000161")
+	bus, port := startPtyBus(t, meter)
+	args := []string{"--port", port, "--address", "000000000161", "--password", "123456", "--json"}
+
+	out, err := runFeegate(t, append([]string{"meter", "trip"}, args...)...)
+	if err != nil {
+		t.Fatalf("meter trip: %v", err)
+	}
+	m := decodeJSON(t, out)
+	if m["outcome"] != "tripped" {
+		t.Errorf("outcome = %v, want tripped", m["outcome"])
+	}
+	sw, _ := m["status_word_3"].(map[string]any)
+	if sw["relay"] != "open" {
+		t.Errorf("status word 3 relay = %v, want open", sw["relay"])
+	}
+	if strings.Contains(out, "123456") {
+		t.Error("output contains the password")
+	}
+
+	out, err = runFeegate(t, append([]string{"meter", "close"}, args...)...)
+	if err != nil {
+		t.Fatalf("meter close: %v", err)
+	}
+	sw, _ = decodeJSON(t, out)["status_word_3"].(map[string]any)
+	if sw["relay"] != "closed" {
+		t.Errorf("after close relay = %v, want closed", sw["relay"])
+	}
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	if bus.relays != 2 {
+		t.Errorf("meter received %d relay commands, want 2", bus.relays)
+	}
+}
+
+func TestMeterWrongPasswordNotRetried(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	bus, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
+	t.Setenv("FEEGATE_METER_PASSWORD", "654321")
+	_, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161")
+	if !errors.Is(err, dlt645.ErrPasswordRejected) {
+		t.Fatalf("err = %v, want ErrPasswordRejected", err)
+	}
+	if !strings.Contains(err.Error(), "check --password") {
+		t.Errorf("error %q does not say what to check", err)
+	}
+	if strings.Contains(err.Error(), "654321") {
+		t.Error("error contains the password")
+	}
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	if bus.relays != 1 {
+		t.Errorf("meter received %d relay commands, want exactly 1", bus.relays)
+	}
+}
+
+func TestMeterGuaranteeBlocksTrip(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	meter := newFakeMeter(t, "000000000161")
+	meter.guarantee = true
+	_, port := startPtyBus(t, meter)
+	_, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161",
+		"--password", "123456")
+	if !errors.Is(err, dlt645.ErrGuaranteeActive) {
+		t.Fatalf("err = %v, want ErrGuaranteeActive", err)
+	}
+	if !strings.Contains(err.Error(), "guarantee-release") {
+		t.Errorf("error %q does not name guarantee-release", err)
+	}
+}
+
+func TestMeterTimeoutHint(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	_, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
+	_, err := runFeegate(t, "meter", "status", "--port", port, "--address", "000000000999",
+		"--timeout", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "check the wiring") {
+		t.Fatalf("err = %v, want a hint to check the wiring and address", err)
+	}
+	if strings.Contains(err.Error(), "formed no valid frame") {
+		t.Errorf("error %q blames the line setting for silence", err)
+	}
+}
+
+func TestMeterGarbageHintsLineSetting(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	meter := newFakeMeter(t, "000000000161")
+	meter.garbage = true
+	_, port := startPtyBus(t, meter)
+	_, err := runFeegate(t, "meter", "read", "--port", port, "--address", "000000000161",
+		"--timeout", "100ms", "--inter-byte-timeout", "50ms")
+	if err == nil || !strings.Contains(err.Error(), "formed no valid frame") {
+		t.Fatalf("err = %v, want a hint about the line setting", err)
+	}
+	if !strings.Contains(err.Error(), "2400 8E1") {
+		t.Errorf("error %q does not name 2400 8E1", err)
+	}
+}
+
+func TestMeterScanOverPty(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	_, port := startPtyBus(t, newFakeMeter(t, "000000000162"))
+
+	out, err := runFeegate(t, "meter", "scan", "--port", port, "--json")
+	if err != nil {
+		t.Fatalf("wildcard scan: %v", err)
+	}
+	if got := decodeJSON(t, out)["address"]; got != "000000000162" {
+		t.Errorf("wildcard scan found %v, want 000000000162", got)
+	}
+
+	out, err = runFeegate(t, "meter", "scan", "--port", port, "--json", "--timeout", "100ms",
+		"--range", "000000000161-000000000163")
+	if err != nil {
+		t.Fatalf("range scan: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("range scan found %d meters, want 1:\n%s", len(lines), out)
+	}
+	if got := decodeJSON(t, lines[0])["address"]; got != "000000000162" {
+		t.Errorf("range scan found %v, want 000000000162", got)
+	}
+}
+
+func TestMeterStatusOverTCP(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	meter := newFakeMeter(t, "000000000161")
+	meter.relayOpen = true
+	_, addr := startTCPBus(t, meter)
+	out, err := runFeegate(t, "meter", "status", "--tcp", addr, "--address", "000000000161")
+	if err != nil {
+		t.Fatalf("meter status: %v", err)
+	}
+	if !strings.Contains(out, "relay") || !strings.Contains(out, "open") {
+		t.Errorf("status table lacks the open relay:\n%s", out)
+	}
+}
+
+func TestMeterRejectsBadFlags(t *testing.T) {
+	cases := map[string][]string{
+		"no line":      {"meter", "read", "--address", "000000000161"},
+		"both lines":   {"meter", "read", "--port", "/dev/null", "--tcp", "127.0.0.1:1", "--address", "000000000161"},
+		"no address":   {"meter", "read", "--tcp", "127.0.0.1:1"},
+		"bad address":  {"meter", "read", "--tcp", "127.0.0.1:1", "--address", "12AB"},
+		"1997 relay":   {"meter", "trip", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--edition", "1997"},
+		"bad level":    {"meter", "trip", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--password-level", "3", "--password", "000000"},
+		"unknown item": {"meter", "read", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--item", "no_such_item"},
+	}
+	for name, args := range cases {
+		if _, err := runFeegate(t, args...); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
