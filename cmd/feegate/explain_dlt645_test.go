@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// runExplain runs `feegate explain ARGS` in-process and returns its standard output.
+func runExplain(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(append([]string{"explain"}, args...))
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// decodeLine parses one JSON line keeping numbers as json.Number, so exact decimals are
+// compared as written.
+func decodeLine(t *testing.T, line string) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(line))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("line %q is not JSON: %v", line, err)
+	}
+	return m
+}
+
+type dltVector struct {
+	name, hex string
+	expect    map[string]string
+}
+
+func loadDLTVectors(t *testing.T) []dltVector {
+	t.Helper()
+	f, err := os.Open("../../fixtures/dlt645/vectors.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []dltVector
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		p := strings.Split(line, "|")
+		v := dltVector{name: strings.TrimSpace(p[0]), hex: strings.TrimSpace(p[1]),
+			expect: map[string]string{}}
+		for _, kv := range strings.Split(p[3], ";") {
+			k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			v.expect[k] = val
+		}
+		out = append(out, v)
+	}
+	if len(out) < 35 {
+		t.Fatalf("%d vectors", len(out))
+	}
+	return out
+}
+
+// valuesOf maps value names to "value unit" as printed.
+func valuesOf(m map[string]any) map[string]string {
+	out := map[string]string{}
+	vals, _ := m["values"].([]any)
+	for _, v := range vals {
+		o := v.(map[string]any)
+		s := fmt.Sprint(o["value"])
+		if u, _ := o["unit"].(string); u != "" {
+			s += " " + u
+		}
+		out[o["name"].(string)] = s
+	}
+	return out
+}
+
+func TestExplainDLT645Vectors(t *testing.T) {
+	for _, v := range loadDLTVectors(t) {
+		t.Run(v.name, func(t *testing.T) {
+			out, err := runExplain(t, "", "--json", v.hex)
+			m := decodeLine(t, strings.TrimSpace(out))
+			if code, ok := v.expect["err"]; ok {
+				var exit exitError
+				if !errors.As(err, &exit) || exit.code != 1 {
+					t.Fatalf("err = %v, want exit status 1", err)
+				}
+				e, _ := m["error"].(map[string]any)
+				if e["code"] != code || e["message"] == "" || m["input"] == nil {
+					t.Fatalf("error object %v", m)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v, output %s", err, out)
+			}
+			if want := "dlt645-" + v.expect["ed"]; m["protocol"] != want {
+				t.Errorf("protocol %v, want %s", m["protocol"], want)
+			}
+			vals := valuesOf(m)
+			for k, want := range v.expect {
+				var got any
+				switch k {
+				case "ed", "l":
+					continue
+				case "addr":
+					got = m["address"]
+				case "c":
+					got = m["control_code"]
+				case "di":
+					got = m["di"]
+				case "verr":
+					ve, _ := m["value_error"].(map[string]any)
+					got = ve["code"]
+				case "reply_address":
+					got = vals["address"]
+				case "password_level":
+					got = vals["password_level"]
+				default:
+					got = vals[k]
+				}
+				if fmt.Sprint(got) != want {
+					t.Errorf("%s = %v, want %s", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestExplainDLT645DoneCriterion(t *testing.T) {
+	out, err := runExplain(t, "", "--json",
+		"68 01 00 00 00 00 00 68 91 08 33 33 34 33 59 B3 55 44 DC 16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The number is written with its exact digits, not through a float.
+	if !strings.Contains(out, `"value":112280.26,"unit":"kWh"`) {
+		t.Fatalf("output %s", out)
+	}
+	m := decodeLine(t, out)
+	for k, want := range map[string]any{"direction": "reply", "function": "read",
+		"abnormal": false, "followup": false, "address": "000000000001"} {
+		if m[k] != want {
+			t.Errorf("%s = %v, want %v", k, m[k], want)
+		}
+	}
+}
+
+func TestExplainDLT645Masking(t *testing.T) {
+	// Relay control with password 123456 at level 02.
+	frame := "68 94 35 21 90 88 55 68 1C 10 35 89 67 45 33 33 33 33 4D 33 8C 8C 56 3C 3A 54 " +
+		"41 16"
+	out, err := runExplain(t, "", "--json", frame)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Contains(out, "123456") || strings.Contains(out, "563412") {
+		t.Fatalf("password leaked: %s", out)
+	}
+	vals := valuesOf(decodeLine(t, out))
+	if vals["password"] != "******" || vals["control"] != "trip" {
+		t.Fatalf("values %v", vals)
+	}
+	text, err := runExplain(t, "", frame)
+	if err != nil || strings.Contains(text, "123456") || strings.Contains(text, "89 67 45") {
+		t.Fatalf("text output leaked the password or failed (%v): %s", err, text)
+	}
+	shown, err := runExplain(t, "", "--json", "--show-secrets", frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if valuesOf(decodeLine(t, shown))["password"] != "123456" {
+		t.Fatalf("--show-secrets output %s", shown)
+	}
+}
+
+func TestExplainDLT645AbnormalReply(t *testing.T) {
+	// DC 01 04: relay control rejected, wrong password.
+	out, err := runExplain(t, "", "--json", "68 94 35 21 90 88 55 68 DC 01 37 3B 16")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	m := decodeLine(t, out)
+	e, _ := m["error"].(map[string]any)
+	bits, _ := e["bits"].([]any)
+	if m["abnormal"] != true || e["code"] != "meter_error" || len(bits) != 1 ||
+		bits[0] != "password_rejected" {
+		t.Fatalf("object %v", m)
+	}
+}
+
+func TestExplainDLT645StatusWord3(t *testing.T) {
+	// Read reply of 04000503 = 0x1050: relay open, command open, guarantee on.
+	out, err := runExplain(t, "", "--json",
+		"68 61 01 00 00 00 00 68 91 06 36 38 33 37 83 43 67 16")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	m := decodeLine(t, out)
+	vals, _ := m["values"].([]any)
+	if len(vals) != 2 {
+		t.Fatalf("values %v", vals)
+	}
+	sw := vals[0].(map[string]any)
+	obj := sw["value"].(map[string]any)
+	if sw["name"] != "status_word_3" || obj["raw"] != "1050" || obj["relay"] != "open" ||
+		obj["relay_command"] != "open" || obj["guarantee"] != true || obj["pre_trip_alarm"] != false {
+		t.Fatalf("status word %v", sw)
+	}
+	if rs := vals[1].(map[string]any); rs["name"] != "relay_state" || rs["value"] != "open" {
+		t.Fatalf("relay_state %v", rs)
+	}
+}
+
+func TestExplainDLT645EditionOverride(t *testing.T) {
+	// 0x03 with no data is a 1997 re-read; --edition 2007 reports it as security.
+	frame := "68 01 00 00 00 00 00 68 03 00 D4 16"
+	out, err := runExplain(t, "", "--json", frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := decodeLine(t, out); m["protocol"] != "dlt645-1997" || m["function"] != "reread" {
+		t.Fatalf("detected %v %v", m["protocol"], m["function"])
+	}
+	out, err = runExplain(t, "", "--json", "--edition", "2007", frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := decodeLine(t, out); m["protocol"] != "dlt645-2007" || m["function"] != "security" {
+		t.Fatalf("override %v %v", m["protocol"], m["function"])
+	}
+}
+
+func TestExplainDLT645StdinGoesOn(t *testing.T) {
+	in := "FE FE FE FE 68 66 55 44 33 22 11 68 91 08 33 33 34 33 B8 88 CB 37 FC 16\n" +
+		"68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16\n"
+	out, err := runExplain(t, in, "--json", "-")
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Fatalf("err = %v, want exit status 1", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %s", len(lines), out)
+	}
+	first := decodeLine(t, lines[0])
+	if e := first["error"].(map[string]any); e["code"] != "bad_checksum" {
+		t.Fatalf("first line %v", first)
+	}
+	if second := decodeLine(t, lines[1]); valuesOf(second)["energy_forward_total"] != "0.26 kWh" {
+		t.Fatalf("second line %v", second)
+	}
+}
