@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
 )
 
 // Faults are the injected faults of one meter.
@@ -229,4 +228,38 @@ func openClosed(open bool) string {
 func round(v float64, decimals int) float64 {
 	p := math.Pow10(decimals)
 	return math.Round(v*p) / p
+}
+
+// Readings are the values a terminal serves from its own store (AFN0C, AFN0D), taken
+// from the meter without a DL/T 645 exchange.
+type Readings struct {
+	// Open is the actual relay state.
+	Open bool
+	// Forward is the forward active energy per tariff 1–4, kWh; Reverse the reverse total.
+	Forward [4]float64
+	Reverse float64
+	// PowerKW is the instantaneous active power.
+	PowerKW float64
+	// Frozen is the forward energy per tariff at the last daily freeze (local midnight).
+	Frozen [4]float64
+	// LastTrip and LastClose are zero when the relay never moved.
+	LastTrip, LastClose time.Time
+}
+
+// Readings returns the meter's values at now.
+func (m *Meter) Readings(now time.Time) Readings {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := now.UnixNano()
+	m.advance(t)
+	s := m.snapshot(t)
+	r := Readings{Open: m.relay&relayOpen != 0, Forward: s.fwd, Reverse: s.rev, PowerKW: s.kw,
+		Frozen: s.frozen}
+	if m.lastTrip != 0 {
+		r.LastTrip = time.Unix(m.lastTrip, 0)
+	}
+	if m.lastClose != 0 {
+		r.LastClose = time.Unix(m.lastClose, 0)
+	}
+	return r
 }
