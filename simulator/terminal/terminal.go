@@ -289,6 +289,7 @@ func (t *Terminal) closeLocked() {
 	if t.conn != nil {
 		_ = t.conn.Close()
 	}
+	t.connected, t.loggedIn = false, false
 	t.kick()
 }
 

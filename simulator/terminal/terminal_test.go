@@ -145,8 +145,8 @@ func testTerminal(t *testing.T, g *testGateway) (*Terminal, *meter.Meter, func()
 		LoadKW: 1, InitialKWh: 50, Start: time.Now()})
 	term := New(Config{
 		Address: termAddr, Gateway: g.ln.Addr().String(), Heartbeat: 300 * time.Millisecond,
-		Latency: Range{5 * time.Millisecond, 10 * time.Millisecond},
-		MeterDelay: Range{20 * time.Millisecond, 20 * time.Millisecond},
+		Latency:      Range{5 * time.Millisecond, 10 * time.Millisecond},
+		MeterDelay:   Range{20 * time.Millisecond, 20 * time.Millisecond},
 		ControlTurns: 2, Backoff: 50 * time.Millisecond,
 	}, []Attached{{Point: 1, Port: 31, Meter: m}})
 	ctx, cancel := context.WithCancel(context.Background())
