@@ -12,7 +12,6 @@ import (
 	"github.com/creack/pty"
 	"github.com/feegate/feegate/dlt645"
 	"github.com/feegate/feegate/protocol"
-	"go.uber.org/goleak"
 )
 
 // fakeMeter is one 2007 meter of fakeBus: its relay, guarantee and password.
@@ -217,7 +216,7 @@ func decodeJSON(t *testing.T, out string) map[string]any {
 }
 
 func TestMeterReadOverPty(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	_, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
 	out, err := runFeegate(t, "meter", "read", "--port", port, "--address", "000000000161",
 		"--json")
@@ -239,7 +238,7 @@ func TestMeterReadOverPty(t *testing.T) {
 }
 
 func TestMeterTripAndCloseOverPty(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	meter := newFakeMeter(t, "000000000161")
 	bus, port := startPtyBus(t, meter)
 	args := []string{"--port", port, "--address", "000000000161", "--password", "123456", "--json"}
@@ -276,7 +275,7 @@ func TestMeterTripAndCloseOverPty(t *testing.T) {
 }
 
 func TestMeterWrongPasswordNotRetried(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	bus, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
 	t.Setenv("FEEGATE_METER_PASSWORD", "654321")
 	_, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161")
@@ -297,7 +296,7 @@ func TestMeterWrongPasswordNotRetried(t *testing.T) {
 }
 
 func TestMeterGuaranteeBlocksTrip(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	meter := newFakeMeter(t, "000000000161")
 	meter.guarantee = true
 	_, port := startPtyBus(t, meter)
@@ -312,7 +311,7 @@ func TestMeterGuaranteeBlocksTrip(t *testing.T) {
 }
 
 func TestMeterTimeoutHint(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	_, port := startPtyBus(t, newFakeMeter(t, "000000000161"))
 	_, err := runFeegate(t, "meter", "status", "--port", port, "--address", "000000000999",
 		"--timeout", "100ms")
@@ -325,7 +324,7 @@ func TestMeterTimeoutHint(t *testing.T) {
 }
 
 func TestMeterGarbageHintsLineSetting(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	meter := newFakeMeter(t, "000000000161")
 	meter.garbage = true
 	_, port := startPtyBus(t, meter)
@@ -340,7 +339,7 @@ func TestMeterGarbageHintsLineSetting(t *testing.T) {
 }
 
 func TestMeterScanOverPty(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	_, port := startPtyBus(t, newFakeMeter(t, "000000000162"))
 
 	out, err := runFeegate(t, "meter", "scan", "--port", port, "--json")
@@ -366,7 +365,7 @@ func TestMeterScanOverPty(t *testing.T) {
 }
 
 func TestMeterStatusOverTCP(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	checkLeaks(t)
 	meter := newFakeMeter(t, "000000000161")
 	meter.relayOpen = true
 	_, addr := startTCPBus(t, meter)
