@@ -250,9 +250,13 @@ var a2Format = &Format{
 		if err != nil {
 			return dst, err
 		}
-		// n is the value × 10^3; pick the smallest power of ten that keeps 3 digits.
+		// n is the value × 10^3. Drop trailing zeros into the power of ten, so that 1.5
+		// is written 15 × 10^-1 and 0 as 0 × 10^0.
 		exp := -3
-		for n > 999 && n%10 == 0 {
+		if n == 0 {
+			exp = 0
+		}
+		for n != 0 && n%10 == 0 && exp < 4 {
 			n /= 10
 			exp++
 		}
