@@ -1,0 +1,80 @@
+package plan
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+
+	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/gateway"
+	"github.com/feegate/feegate/transport"
+)
+
+// failTransport maps a transport error to a failure reason. onBus selects the reasons of
+// a local line, where a silent line means the meter did not answer.
+func failTransport(ctx context.Context, err error, onBus bool) error {
+	if ctx.Err() != nil {
+		return gateway.Fail(gateway.ReasonDeadlineExpired, nil, "deadline reached: %v", err)
+	}
+	ev := &gateway.Evidence{Detail: err.Error()}
+	var te *transport.TerminalError
+	if errors.As(err, &te) {
+		ev.Attempts = te.Attempts
+		if len(te.Reply) > 0 {
+			ev.FrameHex = hex.EncodeToString(te.Reply)
+		}
+	}
+	var be *transport.BusError
+	if errors.As(err, &be) {
+		ev.Attempts = be.Attempts
+		if len(be.Partial) > 0 {
+			ev.FrameHex = hex.EncodeToString(be.Partial)
+		}
+	}
+	switch {
+	case errors.Is(err, transport.ErrTerminalOffline):
+		return gateway.Fail(gateway.ReasonTerminalOffline, ev, "terminal is offline")
+	case errors.Is(err, transport.ErrDenied):
+		return gateway.Fail(gateway.ReasonTerminalDenied, ev, "terminal denied the request")
+	case errors.Is(err, transport.ErrTimeout), errors.Is(err, transport.ErrNoReply):
+		if onBus {
+			return gateway.Fail(gateway.ReasonMeterTimeout, ev, "meter did not answer")
+		}
+		return gateway.Fail(gateway.ReasonTerminalTimeout, ev, "terminal did not answer")
+	case errors.Is(err, transport.ErrDisconnected), errors.Is(err, transport.ErrSuperseded):
+		if onBus {
+			return gateway.Fail(gateway.ReasonChannelError, ev, "link is down")
+		}
+		return gateway.Fail(gateway.ReasonTerminalTimeout, ev,
+			"terminal connection closed before the reply")
+	}
+	return gateway.Fail(gateway.ReasonChannelError, ev, "channel failed: %v", err)
+}
+
+// failMeter maps a DL/T 645 abnormal reply or decoding error to a failure reason, with
+// the reply frame as evidence.
+func failMeter(err error, reply []byte) error {
+	ev := &gateway.Evidence{FrameHex: hex.EncodeToString(reply), Detail: err.Error()}
+	var me *dlt645.MeterError
+	if errors.As(err, &me) {
+		v := int(me.Value)
+		ev.ErrorByte = &v
+		ev.ErrorBits = me.Bits()
+	}
+	switch {
+	case errors.Is(err, dlt645.ErrSecurity), errors.Is(err, dlt645.ErrMeterSuspended):
+		return gateway.Fail(gateway.ReasonSecurityFailed, ev, "meter security check failed")
+	case errors.Is(err, dlt645.ErrPasswordRejected):
+		return gateway.Fail(gateway.ReasonMeterPasswordRejected, ev,
+			"meter rejected the password or the request is not authorized")
+	case errors.Is(err, dlt645.ErrGuaranteeActive):
+		return gateway.Fail(gateway.ReasonMeterGuaranteeActive, ev,
+			"meter refused the trip because power guarantee is on")
+	case errors.Is(err, dlt645.ErrDeadlineInvalid):
+		return gateway.Fail(gateway.ReasonMeterRejected, ev,
+			"meter rejected the command deadline (its clock is past it)")
+	case me != nil:
+		return gateway.Fail(gateway.ReasonMeterRejected, ev, "meter rejected the request")
+	}
+	return gateway.Fail(gateway.ReasonChannelError, ev, "reply does not decode: %v", err)
+}
