@@ -22,7 +22,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newExplainCommand())
+	root.AddCommand(newVersionCommand(), newExplainCommand(), newServeCommand())
 	root.AddCommand(newFieldCommands()...)
 	return root
 }
