@@ -1,12 +1,14 @@
 package meter
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/dlt645/secdouble"
 	"github.com/feegate/feegate/protocol"
 )
 
@@ -362,5 +364,96 @@ func TestSilentAndPowerDown(t *testing.T) {
 func TestMeterSize(t *testing.T) {
 	if size := unsafe.Sizeof(Meter{}); size > 512 {
 		t.Errorf("Meter is %d bytes, want at most 512", size)
+	}
+}
+
+var secret = []byte("feegate simulator test secret")
+
+// authenticate runs identity authentication against a cost-control meter and returns the
+// session, as the gateway does with the encryption test double.
+func authenticate(t *testing.T, master *secdouble.Master, m *Meter, now time.Time) dlt645.AuthSession {
+	t.Helper()
+	div, err := dlt645.DispersionFactor(m.number.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := dlt645.BuildIdentityAuthRequest(context.Background(), master, m.Address(),
+		dlt645.OperatorCode{}, div)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := exchange(t, m, req, now)
+	if reply == nil {
+		t.Fatal("no reply to identity authentication")
+	}
+	s, err := dlt645.ParseIdentityAuthReply(reply, div)
+	if err != nil {
+		t.Fatalf("identity authentication: %v", err)
+	}
+	return s
+}
+
+func encryptedTrip(t *testing.T, master *secdouble.Master, s dlt645.AuthSession, m *Meter, now time.Time) *dlt645.Frame {
+	t.Helper()
+	f, err := dlt645.BuildEncryptedRelayRequest(context.Background(), master, s, m.Address(),
+		&dlt645.RelayCommand{Action: dlt645.ActionTrip, Deadline: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestEncryptedTripAndMACBitFlip(t *testing.T) {
+	master := secdouble.NewMaster(secret)
+	m := New(Config{Address: addr(t, "000000000171"), Edition: dlt645.Edition2007,
+		CostControl: true, Password: password(t, "123456"), Start: t0, Secret: secret})
+
+	// Without identity authentication the meter refuses the PA=98 command.
+	s := dlt645.AuthSession{}
+	reply := exchange(t, m, encryptedTrip(t, master, s, m, t0), t0)
+	if _, err := dlt645.ParseRelayReply(reply); !errors.Is(err, dlt645.ErrSecurity) {
+		t.Fatalf("trip without authentication: err = %v, want ErrSecurity", err)
+	}
+
+	s = authenticate(t, master, m, t0)
+	bad := encryptedTrip(t, master, s, m, t0)
+	bad.Data[len(bad.Data)-1] ^= 0x01 // one bit of the MAC
+	reply = exchange(t, m, bad, t0)
+	if _, err := dlt645.ParseRelayReply(reply); !errors.Is(err, dlt645.ErrSecurity) {
+		t.Fatalf("trip with one bit changed: err = %v, want ErrSecurity", err)
+	}
+	if st := m.State(t0); st.Relay != "closed" {
+		t.Fatalf("relay moved on a bad MAC")
+	}
+
+	reply = exchange(t, m, encryptedTrip(t, master, s, m, t0), t0)
+	if _, err := dlt645.ParseRelayReply(reply); err != nil {
+		t.Fatalf("encrypted trip: %v", err)
+	}
+	if st := m.State(t0); st.Relay != "open" || st.Operations.Trip != 1 {
+		t.Errorf("after encrypted trip: %+v", st)
+	}
+
+	// A meter with another secret rejects the authentication.
+	other := New(Config{Address: addr(t, "000000000172"), Edition: dlt645.Edition2007,
+		CostControl: true, Start: t0, Secret: []byte("another secret")})
+	div, _ := dlt645.DispersionFactor("000000000172")
+	req, _ := dlt645.BuildIdentityAuthRequest(context.Background(), master, other.Address(),
+		dlt645.OperatorCode{}, div)
+	reply = exchange(t, other, req, t0)
+	if _, err := dlt645.ParseIdentityAuthReply(reply, div); !errors.Is(err, dlt645.ErrSecurity) {
+		t.Errorf("authentication with a wrong key: err = %v, want ErrSecurity", err)
+	}
+}
+
+func TestSecurityFailureFault(t *testing.T) {
+	master := secdouble.NewMaster(secret)
+	m := New(Config{Address: addr(t, "000000000171"), Edition: dlt645.Edition2007,
+		CostControl: true, Start: t0, Secret: secret})
+	s := authenticate(t, master, m, t0)
+	_ = m.SetFault(FaultSecurityFailure, true, 0, t0)
+	reply := exchange(t, m, encryptedTrip(t, master, s, m, t0), t0)
+	if _, err := dlt645.ParseRelayReply(reply); !errors.Is(err, dlt645.ErrSecurity) {
+		t.Fatalf("err = %v, want ErrSecurity", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/dlt645/secdouble"
 	"github.com/feegate/feegate/protocol"
 )
 
@@ -38,8 +39,10 @@ type Config struct {
 	BalanceYuan float64
 	// Phase shifts the daily load and voltage curves, so meters do not move in lockstep.
 	Phase float64
-	// Security checks the encrypted path; nil makes every PA=98 command fail its MAC check.
-	Security Security
+	// Secret is the master secret shared with the gateway's encryption test double; the
+	// meter derives its key from it and its meter number. Nil makes every identity
+	// authentication fail. The meter keeps a reference, not a copy.
+	Secret []byte
 }
 
 // PriceYuan is the flat price the simulated balance uses, in yuan per kWh.
@@ -70,7 +73,8 @@ type Meter struct {
 	baud     int32
 	loadKW   float32
 	phase    float32
-	security Security
+	secret   []byte
+	esam     *secdouble.Meter // created at the first identity authentication
 
 	// Energy integration: the registers at since, integrated further on demand while
 	// power flows.
@@ -90,7 +94,6 @@ type Meter struct {
 	tripAt     int64 // unix nanoseconds of a pending delayed trip, 0 if none
 	restoreAt  int64 // unix nanoseconds of a pending auto-restore, 0 if none
 	authUntil  int64 // unix nanoseconds when identity authentication lapses
-	session    [8]byte
 	tripCount  uint32
 	closeCount uint32
 	lastTrip   int64 // unix seconds, 0 if never
@@ -138,7 +141,7 @@ func New(c Config) *Meter {
 		baud:     int32(c.Baud),
 		loadKW:   float32(c.LoadKW),
 		phase:    float32(c.Phase),
-		security: c.Security,
+		secret:   c.Secret,
 		since:    c.Start.UnixNano(),
 		balance0: float32(c.BalanceYuan),
 		balKWh:   c.InitialKWh,
@@ -315,6 +318,9 @@ func (m *Meter) advance(now int64) {
 	if m.authUntil != 0 && now >= m.authUntil {
 		m.authUntil = 0
 		m.relay &^= authenticated
+		if m.esam != nil {
+			m.esam.EndSession()
+		}
 	}
 }
 

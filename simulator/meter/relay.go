@@ -5,20 +5,9 @@ import (
 	"time"
 
 	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/dlt645/secdouble"
 	"github.com/feegate/feegate/protocol"
 )
-
-// Security is the meter side of the encryption test double: the ESAM of a cost-control
-// meter. Both methods are called with the meter's lock held and must not block.
-type Security interface {
-	// Authenticate checks an identity-authentication request (function 0x03, DI 070000FF)
-	// whose data after the DI is payload, for the meter with this number. It returns the
-	// reply data after the DI and the session that later MAC checks use.
-	Authenticate(number protocol.MeterAddress, payload []byte) (reply []byte, session [8]byte, err error)
-	// OpenRelay checks the MAC of an encrypted relay-control payload (the data after PA
-	// P0 P1 P2 C0..C3) with the session and returns the plaintext N1..N8.
-	OpenRelay(number protocol.MeterAddress, session [8]byte, payload []byte) (plain [8]byte, err error)
-}
 
 // Limits of the password and MAC checks.
 const (
@@ -53,7 +42,7 @@ func (m *Meter) relayControl(f *dlt645.Frame, now int64) (ok bool, errWord uint1
 	var cmd *dlt645.RelayCommand
 	if len(f.Data) >= 1 && f.Data[0] == dlt645.LevelEncrypted {
 		var errWord uint16
-		cmd, errWord = m.openEncrypted(f.Data, now)
+		cmd, errWord = m.openEncrypted(f, now)
 		if errWord != 0 {
 			return false, errWord
 		}
@@ -106,26 +95,30 @@ func (m *Meter) checkPlain(c *dlt645.RelayCommand, now int64) uint16 {
 	return 0
 }
 
-// openEncrypted checks a PA=98 relay-control request through the meter's ESAM.
-func (m *Meter) openEncrypted(data []byte, now int64) (*dlt645.RelayCommand, uint16) {
+// openEncrypted checks a PA=98 relay-control request through the meter's ESAM (the
+// encryption test double) and returns the command it carries.
+func (m *Meter) openEncrypted(f *dlt645.Frame, now int64) (*dlt645.RelayCommand, uint16) {
 	if !m.cost {
 		return nil, errPassword
 	}
 	if m.suspended > now {
 		return nil, errSuspended
 	}
-	if m.relay&authenticated == 0 {
+	if m.relay&authenticated == 0 || m.esam == nil {
 		return nil, errAuthTimeout
 	}
-	if len(data) < 8 {
+	req, err := dlt645.ParseEncryptedRelayRequest(f)
+	if err != nil {
 		return nil, errMAC
 	}
-	var plain [8]byte
-	var err error
-	if m.security == nil || m.faults.SecurityFailure {
-		err = errors.New("MAC check failed")
+	var plain []byte
+	if m.faults.SecurityFailure {
+		err = secdouble.ErrMAC
 	} else {
-		plain, err = m.security.OpenRelay(m.number, m.session, data[8:])
+		plain, err = m.esam.DecryptRelayControl(req.CipherMAC)
+	}
+	if errors.Is(err, secdouble.ErrNoSession) {
+		return nil, errAuthTimeout
 	}
 	if err != nil {
 		m.macFailures++
@@ -136,15 +129,12 @@ func (m *Meter) openEncrypted(data []byte, now int64) (*dlt645.RelayCommand, uin
 		return nil, errMAC
 	}
 	m.macFailures = 0
-	c := &dlt645.RelayCommand{Level: dlt645.LevelEncrypted, Action: dlt645.RelayAction(plain[0]),
-		N2: plain[1]}
-	copy(c.Operator[:], data[4:8])
-	deadline, ok := bcdDeadline(plain[2:8])
-	if !ok {
+	action, n2, deadline, err := dlt645.ParseRelayPlaintext(plain, dlt645.DefaultLocation())
+	if err != nil {
 		return nil, errDeadline
 	}
-	c.Deadline = deadline
-	return c, 0
+	return &dlt645.RelayCommand{Level: dlt645.LevelEncrypted, Action: action, N2: n2,
+		Operator: req.Operator, Deadline: deadline}, 0
 }
 
 // bcdDeadline reads ss mm hh DD MM YY in the meter's zone.
@@ -227,36 +217,39 @@ func (m *Meter) cancelTrip() {
 	m.restoreAt = 0
 }
 
-// identityAuth handles a 0x03 request: DI(4) then the payload.
-func (m *Meter) identityAuth(f *dlt645.Frame, now int64) (reply []byte, serr uint16) {
+// identityAuth handles a 0x03 request. Only identity authentication (DI 070000FF) is
+// simulated; it returns the 0x83 reply or the SERR word of a 0xC3 reply.
+func (m *Meter) identityAuth(f *dlt645.Frame, now int64) (*dlt645.Frame, uint16) {
 	const (
-		serrOther = 1 << 0
-		serrESAM  = 1 << 2
-		serrAuth  = 1 << 3
+		serrOther     = 1 << 0
+		serrAuth      = 1 << 3
+		serrSuspended = 1 << 8
 	)
-	if !m.cost || len(f.Data) < 4 {
-		return nil, serrOther
-	}
-	di := uint32(f.Data[0]) | uint32(f.Data[1])<<8 | uint32(f.Data[2])<<16 | uint32(f.Data[3])<<24
-	if di != identityAuthDI {
+	if !m.cost || len(f.Data) < 4 || dlt645.DI(le32(f.Data)) != dlt645.DIIdentityAuth {
 		return nil, serrOther
 	}
 	if m.suspended > now {
-		return nil, 1 << 8 // 电表挂起
+		return nil, serrSuspended
 	}
-	if m.security == nil || m.faults.SecurityFailure {
+	req, err := dlt645.ParseIdentityAuthRequest(f)
+	if err != nil {
+		return nil, serrOther
+	}
+	if m.esam == nil && m.secret != nil {
+		m.esam, err = secdouble.NewMeter(m.secret, m.number.String())
+		if err != nil {
+			return nil, serrOther
+		}
+	}
+	m.relay &^= authenticated
+	if m.esam == nil || m.faults.SecurityFailure {
 		return nil, serrAuth
 	}
-	m.authUntil = now + int64(AuthValidity)
-	out, session, err := m.security.Authenticate(m.number, f.Data[4:])
+	rand2, serial, err := m.esam.Authenticate(req)
 	if err != nil {
-		m.authUntil = 0
-		return nil, serrAuth | serrESAM
+		return nil, serrAuth
 	}
-	m.session = session
 	m.relay |= authenticated
-	return append(f.Data[:4:4], out...), 0
+	m.authUntil = now + int64(AuthValidity)
+	return dlt645.NewIdentityAuthReply(m.address, rand2, serial), 0
 }
-
-// identityAuthDI is the DI of identity authentication (身份认证), 070000FF.
-const identityAuthDI = 0x070000FF

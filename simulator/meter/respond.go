@@ -74,11 +74,11 @@ func (m *Meter) handle2007(req *dlt645.Frame, now int64) *dlt645.Frame {
 		}
 		return dlt645.NewReply(m.address, fn, false, nil)
 	case dlt645.FuncSecurity:
-		data, serr := m.identityAuth(req, now)
+		reply, serr := m.identityAuth(req, now)
 		if serr != 0 {
 			return dlt645.NewErrorReply(m.address, fn, serr, true)
 		}
-		return dlt645.NewReply(m.address, fn, false, data)
+		return reply
 	}
 	return dlt645.NewErrorReply(m.address, fn, errOther, false)
 }
