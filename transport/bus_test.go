@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(envLoadGen); mode != "" {
+		os.Exit(runLoadGen(mode))
+	}
 	// gnet starts a package-level ants goroutine pool at init; it is not ours to stop.
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
