@@ -33,7 +33,7 @@ var (
 	ErrUnexpectedReply = errors.New("dlt645: unexpected reply")
 )
 
-// ErrorKind says which error table an abnormal reply's error value follows.
+// ErrorKind names the error table an abnormal reply's error value follows.
 type ErrorKind int
 
 // The error tables of DL/T 645 and its SGCC extensions.
@@ -67,8 +67,8 @@ var errorTables = map[ErrorKind][]errorBit{
 		{6, "too_many_tariffs", "费率数超", nil},
 		{7, "reserved_bit_7", "保留", nil},
 	},
-	// NOTE: bits 3 and 7 of the 1997 ERR byte are reserved in the one client table found;
-	// they are named as reserved until the standard text confirms them.
+	// NOTE: bits 3 and 7 of the 1997 ERR byte are undefined in the one client table found,
+	// so they are named as reserved until the standard text confirms them.
 	KindERR1997: {
 		{0, "illegal_data", "非法数据", nil},
 		{1, "wrong_identifier", "数据标识错", ErrNoData},

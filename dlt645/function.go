@@ -115,10 +115,10 @@ func (c Function) Known(e Edition) bool {
 	return ok
 }
 
-// DetectEdition guesses the edition of f from its function code: 0x01, 0x02, 0x04, 0x0A,
-// 0x0C, 0x0F and 0x10 are 1997; 0x11..0x1D are 2007; 0x03 with at least 4 data bytes is the
-// 2007 security command (a 1997 re-read has none), and 0x08, which both editions share, is
-// reported as 2007. ok is false for a code neither edition defines.
+// DetectEdition guesses the edition of f from its function code. Codes 0x01, 0x02, 0x04,
+// 0x0A, 0x0C, 0x0F and 0x10 are 1997, and 0x11..0x1D are 2007. 0x03 with at least 4 data
+// bytes is the 2007 security command, because a 1997 re-read has no data. 0x08, which both
+// editions share, is reported as 2007. ok is false for a code neither edition defines.
 func DetectEdition(f *Frame) (e Edition, ok bool) {
 	c := f.Function()
 	switch {

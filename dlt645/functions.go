@@ -67,7 +67,7 @@ func ParseBroadcastTime(f *Frame) (time.Time, error) {
 }
 
 // NewReadAddressRequest returns the 2007 read-address request (0x13) to the wildcard
-// address. Only one meter may be on the line: every meter answers it.
+// address. Only one meter may be on the line, because every meter replies to it.
 func NewReadAddressRequest() *Frame {
 	return NewRequest(protocol.WildcardMeterAddress, FuncReadAddress, nil)
 }
@@ -141,7 +141,7 @@ func NewWriteAddressRequest(newAddr protocol.MeterAddress) *Frame {
 }
 
 // FreezeEvery is the value of a freeze-time field that matches every minute, hour, day or
-// month; all four set to it ask for an instantaneous freeze.
+// month. With all four fields set to it, the meter freezes at once.
 const FreezeEvery = 99
 
 // FreezeTime is the data of a freeze command (0x16): mm hh DD MM, each field a number or

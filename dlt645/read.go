@@ -59,7 +59,7 @@ func NewRequest(addr protocol.MeterAddress, fn Function, data []byte) *Frame {
 }
 
 // NewReply returns a normal reply frame of function fn from addr carrying data, as a
-// meter sends it. With followup set, the follow-up bit says more frames come.
+// meter sends it. With followup set, the follow-up bit marks that more frames follow.
 func NewReply(addr protocol.MeterAddress, fn Function, followup bool, data []byte) *Frame {
 	c := Control(fn) | DirectionBit
 	if followup {
@@ -108,7 +108,7 @@ type ReadReply struct {
 
 // ParseReadReply decodes a 2007 read reply (0x91, 0xB1) to the request for want. An
 // abnormal reply (0xD1) returns its *MeterError; a reply for another identifier returns a
-// protocol.ErrIdentifierMismatch, because a meter answering another identifier gives no
+// protocol.ErrIdentifierMismatch, because a meter replying with another identifier gives no
 // value for the one requested.
 func ParseReadReply(f *Frame, want DI) (ReadReply, error) {
 	if err := checkReply(Edition2007, FuncRead, f); err != nil {

@@ -26,7 +26,7 @@ const (
 )
 
 // NOTE: sources disagree on which of 1D and 1E restores to direct close and which to close
-// allowed, and on the unit of N2 (likely 5 minutes); both are named by code, not guessed.
+// allowed, and on the unit of N2 (likely 5 minutes). Both actions are named by code.
 var relayActionNames = map[RelayAction][2]string{
 	ActionTrip:             {"trip", "跳闸"},
 	ActionAllowClose:       {"allow_close", "合闸允许"},
@@ -114,7 +114,7 @@ func reversedHex(b []byte) string {
 }
 
 // China has kept UTC+8 without daylight saving since 1991, so the fixed zone equals
-// Asia/Shanghai for every deadline a gateway sends; it is used when the system has no
+// Asia/Shanghai for every deadline a gateway sends. It is used when the system has no
 // zone database.
 var defaultLocation = func() *time.Location {
 	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {

@@ -31,8 +31,8 @@ type EncryptionMachine interface {
 	RelayControl(ctx context.Context, s AuthSession, plaintext []byte) ([]byte, error)
 }
 
-// AuthSession is what a successful identity authentication gives the master: the meter's
-// random number and ESAM serial, and the dispersion factor used.
+// AuthSession is the outcome of a successful identity authentication: the meter's random
+// number rand2, its ESAM serial and the dispersion factor used.
 type AuthSession struct {
 	Div        [8]byte
 	Rand2      [4]byte
@@ -197,7 +197,7 @@ func ParseEncryptedRelayRequest(f *Frame) (*EncryptedRelayRequest, error) {
 	return r, nil
 }
 
-// BuildIdentityAuthRequest asks the encryption machine for rand1 and ciphertext1 and
+// BuildIdentityAuthRequest gets rand1 and ciphertext1 from the encryption machine and
 // returns the identity-authentication request to the meter at addr.
 func BuildIdentityAuthRequest(ctx context.Context, m EncryptionMachine,
 	addr protocol.MeterAddress, op OperatorCode, div [8]byte) (*Frame, error) {

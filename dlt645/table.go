@@ -64,8 +64,8 @@ type Item struct {
 	// parts is Members resolved to rows, or Parts.
 	parts []*Item
 	// Repeat allows a block with equal-size members to carry more or fewer of them than
-	// listed (energy blocks carry 1 + number of tariffs); extra members are named after
-	// the first with a tariff number.
+	// listed, because energy blocks carry the total and one value per tariff. Extra
+	// members are named after the last listed one with their tariff number.
 	Repeat bool
 	// Map2007 is the matching 2007 identifier of a 1997 row, or 0.
 	Map2007 DI
@@ -198,9 +198,9 @@ var items = []Item{
 
 	// Trip (跳闸) and close (合闸) events. A record block is the time, the operator code and
 	// the energies at the event.
-	// NOTE: the order of the record members after the time (operator code, then forward,
-	// reverse and four quadrant reactive energies) is inferred from terminal code; confirm
-	// it with a 1D00FF01 read from a real meter.
+	// NOTE: the order of the record members after the time is inferred from terminal code:
+	// operator code, then forward, reverse and four-quadrant reactive energies. Confirm it
+	// with a 1D00FF01 read from a real meter.
 	bcd(0x1D000001, "trip_count", "跳闸总次数", 3, 0, ""),
 	other(0x1D000101, "last_trip", "(上1次)跳闸发生时刻", FormatDateTime, 6),
 	other(0x1D000201, "last_trip_operator", "(上1次)跳闸操作者代码", FormatHex, 4),

@@ -84,10 +84,12 @@ func explainDLT645(raw []byte, opt explainOptions) (explanation, error) {
 	if opt.edition != 0 {
 		ed, known = dlt645.Edition(opt.edition), true
 	}
+
 	x := &dltExplainer{f: f, ed: ed, opt: opt, raw: raw}
 	for x.base < len(raw) && raw[x.base] == dlt645.PreambleByte {
 		x.base++
 	}
+
 	fn := f.Function()
 	name := fn.Name(ed)
 	if name == "" || !known {
@@ -107,6 +109,7 @@ func explainDLT645(raw []byte, opt explainOptions) (explanation, error) {
 	if f.Control.IsReply() {
 		x.obj.Direction = "reply"
 	}
+
 	x.header()
 	x.data()
 	x.trailer()
@@ -655,6 +658,7 @@ func (x *dltExplainer) relay(reply bool) {
 		x.dataSeg(0, 2, "execution status", "执行状态字", strings.Join(bits, ", "))
 		return
 	}
+
 	if len(d) > 8 && d[0] == dlt645.LevelEncrypted {
 		x.credentials(0, true)
 		req, _ := dlt645.ParseEncryptedRelayRequest(x.f)
@@ -667,6 +671,7 @@ func (x *dltExplainer) relay(reply bool) {
 		x.rawData("data", "数据域")
 		return
 	}
+
 	x.credentials(0, true)
 	action := dlt645.RelayAction(d[8])
 	x.value("control", action.String(), "")
@@ -674,6 +679,7 @@ func (x *dltExplainer) relay(reply bool) {
 		action.ChineseName()))
 	x.value("n2", int(d[9]), "")
 	x.dataSeg(9, 1, "N2", "保留/延时 N2", fmt.Sprintf("%02X", d[9]))
+
 	cmd, err := dlt645.ParseRelayRequest(x.f, nil)
 	if err != nil {
 		x.value("deadline", nil, "")

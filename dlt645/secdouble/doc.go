@@ -9,7 +9,7 @@
 //
 // Both sides derive a per-meter key from a shared master secret and the meter's
 // dispersion factor (00 00 + meter number) with HMAC-SHA256. Identity authentication proves
-// the master knows that key; the relay plaintext is encrypted with AES-128-CTR and
+// the master has that key, and the relay plaintext is encrypted with AES-128-CTR and
 // authenticated with a truncated HMAC-SHA256 MAC, so a single changed bit fails on the
 // meter side with ErrMAC.
 //

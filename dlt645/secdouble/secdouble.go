@@ -14,9 +14,9 @@ import (
 )
 
 // Errors of the meter side. A simulated meter replies to ErrAuthFailed with SERR bit 3
-// (identity authentication failed) and to ErrMAC and ErrNoSession with the 2-byte 0x1C
-// error word bits 1 (MAC error) and 3 (authentication timed out); the gateway reads both as
-// dlt645.ErrSecurity.
+// (identity authentication failed). It replies to ErrMAC and ErrNoSession with the 2-byte
+// 0x1C error word, bit 1 (MAC error) or bit 3 (authentication timed out), so the gateway
+// reads each of them as dlt645.ErrSecurity.
 var (
 	ErrAuthFailed = errors.New("secdouble: identity authentication failed")
 	ErrMAC        = errors.New("secdouble: MAC check failed")
