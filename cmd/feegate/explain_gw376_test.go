@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// gwFixture is one frame of fixtures/gw376/frames.txt.
+type gwFixture struct {
+	name string
+	raw  []byte
+}
+
+func loadGWFixtures(t *testing.T) []gwFixture {
+	t.Helper()
+	fh, err := os.Open("../../fixtures/gw376/frames.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	var out []gwFixture
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.SplitN(line, "|", 3)
+		raw, err := hex.DecodeString(strings.Join(strings.Fields(parts[1]), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, gwFixture{name: strings.TrimSpace(parts[0]), raw: raw})
+	}
+	return out
+}
+
+func loadGolden(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("../../fixtures/gw376/explain.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, js, _ := strings.Cut(line, "|")
+		out[name] = js
+	}
+	return out
+}
+
+func TestExplainGW376Fixtures(t *testing.T) {
+	golden := loadGolden(t)
+	for _, fx := range loadGWFixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			var out bytes.Buffer
+			failed, err := explainBytes(&out, fx.raw, explainOptions{}, true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			variant := strings.Contains(fx.name, "quirk")
+			if failed != variant {
+				t.Fatalf("failed = %v, want %v: %s", failed, variant, out.String())
+			}
+			want, ok := golden[fx.name]
+			if !ok {
+				t.Fatalf("no golden line")
+			}
+			got := strings.TrimSuffix(out.String(), "\n")
+			if got != want {
+				t.Errorf("JSON\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestExplainGW376Contract(t *testing.T) {
+	fx := loadGWFixtures(t)
+	byName := map[string][]byte{}
+	for _, f := range fx {
+		byName[f.name] = f.raw
+	}
+	e, err := explainFrame(byName["V23-afn10-trip-req"], explainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(e.object)
+	var obj map[string]any
+	if err := json.Unmarshal(js, &obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"protocol", "terminal", "msa", "group", "direction", "prm",
+		"function_code", "function", "afn", "seq", "units", "aux"} {
+		if _, ok := obj[key]; !ok {
+			t.Errorf("key %s missing", key)
+		}
+	}
+	if obj["afn"] != "10" || obj["terminal"] != "02001234" || obj["direction"] != "down" {
+		t.Errorf("afn %v terminal %v direction %v", obj["afn"], obj["terminal"], obj["direction"])
+	}
+	unit := obj["units"].([]any)[0].(map[string]any)
+	frame := unit["data"].(map[string]any)["frame"].(map[string]any)
+	if frame["protocol"] != "dlt645-2007" || frame["function"] != "relay_control" {
+		t.Errorf("embedded frame %v", frame)
+	}
+	if strings.Contains(string(js), "020637") {
+		t.Errorf("the meter password leaked into the output: %s", js)
+	}
+	if !strings.Contains(e.text, "      | dlt645-2007 request from 151230011061") {
+		t.Errorf("embedded 645 breakdown not indented under the unit:\n%s", e.text)
+	}
+	tp := obj["aux"].(map[string]any)["tp"].(map[string]any)
+	if tp["sent"] != "22T00:05:34" || tp["delay_min"] != float64(5) {
+		t.Errorf("tp = %v", tp)
+	}
+}
+
+func TestExplainGW376TextShowsEveryField(t *testing.T) {
+	raw, _ := hex.DecodeString("684A004A0068C94924455800027000000400174117036719" + "3B16")
+	e, err := explainGW376(raw, explainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"A1 行政区划码: A1 2449", "A2 终端地址: A2 5845",
+		"18-23", "2019-07-03T17:41:17", "weekday 3", "checksum CS"} {
+		if !strings.Contains(e.text, want) {
+			t.Errorf("text lacks %q:\n%s", want, e.text)
+		}
+	}
+}
