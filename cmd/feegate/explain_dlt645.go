@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -359,6 +360,15 @@ func (x *dltExplainer) tableValue(off int, item *dlt645.Item, known bool, b []by
 		return
 	}
 	v, err := dlt645.DecodeValue(item, b)
+	if err != nil && item.Format != dlt645.FormatBlock &&
+		(errors.Is(err, protocol.ErrInvalidBCD) || errors.Is(err, protocol.ErrInvalidValue)) {
+		// A value the meter filled with non-digits (often FF for "no data") or an
+		// impossible date prints as null with its raw bytes beside it.
+		x.value(item.Name, nil, item.Unit)
+		x.value(item.Name+"_raw", fmt.Sprintf("%X", b), "")
+		x.dataSeg(off, len(b), item.Name, item.Chinese, "invalid: "+err.Error())
+		return
+	}
 	if err != nil {
 		code := protocol.Code(err)
 		if code == "" {

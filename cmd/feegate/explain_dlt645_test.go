@@ -298,3 +298,30 @@ func FuzzExplainDLT645(f *testing.F) {
 		}
 	})
 }
+
+func TestExplainDLT645InvalidTimeIsNull(t *testing.T) {
+	// Read reply of 1D000101 (last trip time) with day 0x3A, not a BCD digit pair.
+	body := []byte{0x68, 0x61, 0x01, 0, 0, 0, 0, 0x68, 0x91, 0x0A,
+		0x34, 0x34, 0x33, 0x50, 0x33, 0x33, 0x33, 0x6D, 0x34, 0x54}
+	var sum byte
+	for _, c := range body {
+		sum += c
+	}
+	frame := fmt.Sprintf("% X %02X 16", body, sum)
+	out, err := runExplain(t, "", "--json", frame)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	m := decodeLine(t, out)
+	vals, _ := m["values"].([]any)
+	if len(vals) != 2 {
+		t.Fatalf("values %v", vals)
+	}
+	v0, v1 := vals[0].(map[string]any), vals[1].(map[string]any)
+	if v0["name"] != "last_trip" || v0["value"] != nil {
+		t.Fatalf("first value %v", v0)
+	}
+	if v1["name"] != "last_trip_raw" || v1["value"] != "0000003A0121" {
+		t.Fatalf("raw value %v", v1)
+	}
+}
