@@ -268,6 +268,7 @@ var items = []Item{
 var (
 	index2007 = map[DI]*Item{}
 	index1997 = map[DI97]*Item{}
+	indexName = map[Edition]map[string]*Item{Edition2007: {}, Edition1997: {}}
 )
 
 func init() {
@@ -278,6 +279,7 @@ func init() {
 		} else {
 			index2007[DI(it.ID)] = it
 		}
+		indexName[it.Edition][it.Name] = it
 	}
 	for i := range items {
 		it := &items[i]
@@ -317,6 +319,13 @@ func Lookup(di DI) (*Item, bool) {
 // Lookup97 returns the table row of a 1997 identifier.
 func Lookup97(di DI97) (*Item, bool) {
 	it, ok := index1997[di]
+	return it, ok
+}
+
+// LookupName returns the row of edition e whose value name is name, such as
+// "energy_forward_total" or "status_word_3".
+func LookupName(e Edition, name string) (*Item, bool) {
+	it, ok := indexName[e][name]
 	return it, ok
 }
 

@@ -450,3 +450,25 @@ func TestVectorsValues(t *testing.T) {
 		})
 	}
 }
+
+func TestLookupName(t *testing.T) {
+	for _, c := range []struct {
+		ed   Edition
+		name string
+		di   string
+	}{
+		{Edition2007, "energy_forward_total", "00010000"},
+		{Edition2007, "status_word_3", "04000503"},
+		{Edition2007, "balance", "00900200"},
+		{Edition2007, "last_close", "1E000101"},
+		{Edition1997, "energy_forward_total", "9010"},
+	} {
+		it, ok := LookupName(c.ed, c.name)
+		if !ok || it.DIString() != c.di {
+			t.Errorf("%v %s: %v %v, want %s", c.ed, c.name, it, ok, c.di)
+		}
+	}
+	if _, ok := LookupName(Edition1997, "balance"); ok {
+		t.Error("1997 table has no balance")
+	}
+}
