@@ -110,20 +110,13 @@ func lookupReadItem(ed dlt645.Edition, name string) (*dlt645.Item, error) {
 	if name == "relay_state" {
 		name = "status_word_3"
 	}
-	var byDI *dlt645.Item
+	if it, ok := dlt645.LookupName(ed, name); ok {
+		return it, nil
+	}
 	for _, it := range dlt645.Items() {
-		if it.Edition != ed {
-			continue
-		}
-		if it.Name == name {
+		if it.Edition == ed && strings.EqualFold(it.DIString(), name) {
 			return it, nil
 		}
-		if byDI == nil && strings.EqualFold(it.DIString(), name) {
-			byDI = it
-		}
-	}
-	if byDI != nil {
-		return byDI, nil
 	}
 	return nil, fmt.Errorf("unknown item %q for DL/T 645-%d: give a value name such as "+
 		"energy_forward_total or a data identifier", name, int(ed))

@@ -235,6 +235,21 @@ func TestMeterReadOverPty(t *testing.T) {
 	if energy["unit"] != "kWh" {
 		t.Errorf("energy unit = %v, want kWh", energy["unit"])
 	}
+
+	// Items by API name and by data identifier.
+	out, err = runFeegate(t, "meter", "read", "--port", port, "--address", "000000000161",
+		"--item", "relay_state", "--item", "00010000", "--json")
+	if err != nil {
+		t.Fatalf("meter read by identifier: %v", err)
+	}
+	readings, _ = decodeJSON(t, out)["readings"].(map[string]any)
+	word, _ := readings["status_word_3"].(map[string]any)
+	if value, _ := word["value"].(map[string]any); value["relay"] != "closed" {
+		t.Errorf("status word 3 = %v, want relay closed", word)
+	}
+	if _, ok := readings["energy_forward_total"]; !ok {
+		t.Errorf("readings %v lack energy_forward_total read as 00010000", readings)
+	}
 }
 
 func TestMeterTripAndCloseOverPty(t *testing.T) {
