@@ -182,6 +182,7 @@ func (e *Engine) ImportArchive(update *archive.Archive, merge bool) (*archive.Ar
 	d := newDirectory(next)
 	e.mu.Lock()
 	e.dir = d
+	e.current.Store(d)
 	e.mu.Unlock()
 	e.log.Info("archive imported", zap.Bool("merge", merge), zap.Int("meters",
 		len(next.Meters)), zap.Int("terminals", len(next.Terminals)))

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +68,9 @@ type Engine struct {
 	source  TerminalSource
 	now     func() time.Time
 
-	importMu   sync.Mutex
+	importMu sync.Mutex
+	// current mirrors dir for readers that must not wait for mu.
+	current    atomic.Pointer[directory]
 	mu         sync.Mutex
 	dir        *directory
 	active     map[string]*job
@@ -120,7 +123,12 @@ func Open(opts Options) (*Engine, error) {
 		stopSweep: make(chan struct{}),
 	}
 	e.runCtx, e.stopRun = context.WithCancel(context.Background())
-	if err := e.load(); err != nil {
+	// Workers start while load enqueues, so load runs under the engine lock.
+	e.mu.Lock()
+	err = e.load()
+	e.mu.Unlock()
+	if err != nil {
+		e.Close(context.Background())
 		return nil, err
 	}
 	e.background.Add(2)
@@ -149,6 +157,7 @@ func (e *Engine) load() error {
 		}
 		e.dir = dir
 	}
+	e.current.Store(e.dir)
 	idem, err := e.store.IdempotencyKeys()
 	if err != nil {
 		return err
@@ -465,4 +474,18 @@ func (e *Engine) Terminal(address string) (*TerminalInfo, error) {
 	}
 	return &TerminalInfo{Address: address, HeartbeatPeriodS: t.HeartbeatPeriodS,
 		Disconnects24h: map[string]int{}, InArchive: true}, nil
+}
+
+// HeartbeatPeriod returns the archive's heartbeat period of a terminal, false when the
+// terminal is not in the archive or has none. It does not block on commands in flight.
+func (e *Engine) HeartbeatPeriod(address string) (time.Duration, bool) {
+	d := e.current.Load()
+	if d == nil {
+		return 0, false
+	}
+	t := d.terminals[address]
+	if t == nil || t.HeartbeatPeriodS <= 0 {
+		return 0, false
+	}
+	return time.Duration(t.HeartbeatPeriodS) * time.Second, true
 }
