@@ -39,6 +39,8 @@ type Config struct {
 	BalanceYuan float64
 	// Phase shifts the daily load and voltage curves, so meters do not move in lockstep.
 	Phase float64
+	// Modbus marks a Modbus relay meter: the same physics, reported as protocol "modbus".
+	Modbus bool
 	// Secret is the master secret shared with the gateway's encryption test double; the
 	// meter derives its key from it and its meter number. Nil makes every identity
 	// authentication fail. The meter keeps a reference, not a copy.
@@ -70,6 +72,7 @@ type Meter struct {
 	password dlt645.Password
 	edition  dlt645.Edition
 	cost     bool
+	modbus   bool
 	baud     int32
 	loadKW   float32
 	phase    float32
@@ -137,7 +140,8 @@ func New(c Config) *Meter {
 		number:   c.Number,
 		password: c.Password,
 		edition:  c.Edition,
-		cost:     c.CostControl && c.Edition == dlt645.Edition2007,
+		cost:     c.CostControl && c.Edition == dlt645.Edition2007 && !c.Modbus,
+		modbus:   c.Modbus,
 		baud:     int32(c.Baud),
 		loadKW:   float32(c.LoadKW),
 		phase:    float32(c.Phase),

@@ -186,6 +186,9 @@ func (m *Meter) State(now time.Time) State {
 		Faults:       m.faultNames(),
 		Baud:         int(m.baud),
 	}
+	if m.modbus {
+		s.Protocol = "modbus"
+	}
 	if m.cost {
 		s.Kind = "cost_control"
 		rem, over := m.balance(sum4(fwd))
@@ -238,8 +241,9 @@ type Readings struct {
 	// Forward is the forward active energy per tariff 1–4, kWh; Reverse the reverse total.
 	Forward [4]float64
 	Reverse float64
-	// PowerKW is the instantaneous active power.
+	// PowerKW is the instantaneous active power and Volts the supply voltage.
 	PowerKW float64
+	Volts   float64
 	// Frozen is the forward energy per tariff at the last daily freeze (local midnight).
 	Frozen [4]float64
 	// LastTrip and LastClose are zero when the relay never moved.
@@ -254,6 +258,7 @@ func (m *Meter) Readings(now time.Time) Readings {
 	m.advance(t)
 	s := m.snapshot(t)
 	r := Readings{Open: m.relay&relayOpen != 0, Forward: s.fwd, Reverse: s.rev, PowerKW: s.kw,
+		Volts:  s.volts,
 		Frozen: s.frozen}
 	if m.lastTrip != 0 {
 		r.LastTrip = time.Unix(m.lastTrip, 0)

@@ -205,6 +205,9 @@ func baudCode(baud int) uint8 {
 // Address returns the terminal's A1A2 address.
 func (t *Terminal) Address() protocol.TerminalAddress { return t.cfg.Address }
 
+// ControlTurns returns the number of the terminal's own control turns.
+func (t *Terminal) ControlTurns() int { return t.cfg.ControlTurns }
+
 // Meters returns the meters behind the terminal.
 func (t *Terminal) Meters() []Attached { return t.meters }
 

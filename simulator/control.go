@@ -1,0 +1,276 @@
+package simulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/feegate/feegate/simulator/meter"
+	"github.com/feegate/feegate/simulator/terminal"
+)
+
+// FaultRequest is the body of PUT and DELETE /faults.
+type FaultRequest struct {
+	Target FaultTarget `json:"target" yaml:"target"`
+	Fault  string      `json:"fault" yaml:"fault"`
+	// Params: "delay" for slow and "offset" for clock_skew (Go durations such as "2s",
+	// "-48h", or seconds as a number), "rate" for corrupt (0 < rate ≤ 1).
+	Params map[string]any `json:"params,omitempty" yaml:"params,omitempty"`
+}
+
+// FaultTarget names one meter (12 digits) or one terminal (A1A2).
+type FaultTarget struct {
+	Meter    string `json:"meter,omitempty" yaml:"meter,omitempty"`
+	Terminal string `json:"terminal,omitempty" yaml:"terminal,omitempty"`
+}
+
+// Errors of SetFault, mapped to HTTP status codes by the control API.
+var (
+	ErrNotFound   = errors.New("simulator: not found")
+	ErrBadRequest = errors.New("simulator: invalid request")
+)
+
+// SetFault switches a fault on (on=true) or off. Safe from any goroutine.
+func (f *Fleet) SetFault(req FaultRequest, on bool) error {
+	switch {
+	case req.Target.Meter != "" && req.Target.Terminal != "":
+		return fmt.Errorf("%w: target names both a meter and a terminal", ErrBadRequest)
+	case req.Target.Meter != "":
+		m, ok := f.Meter(req.Target.Meter)
+		if !ok {
+			return fmt.Errorf("%w: meter %q", ErrNotFound, req.Target.Meter)
+		}
+		param, err := durationParam(req.Params, req.Fault)
+		if err != nil {
+			return err
+		}
+		if err := m.SetFault(req.Fault, on, param, time.Now()); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+	case req.Target.Terminal != "":
+		t, ok := f.Terminal(req.Target.Terminal)
+		if !ok {
+			return fmt.Errorf("%w: terminal %q", ErrNotFound, req.Target.Terminal)
+		}
+		rate, err := numberParam(req.Params, "rate")
+		if err != nil {
+			return err
+		}
+		if err := t.SetFault(req.Fault, on, rate); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+	default:
+		return fmt.Errorf("%w: target needs a meter or a terminal", ErrBadRequest)
+	}
+	f.log.Info("fault switched", zap.String("fault", req.Fault), zap.Bool("on", on),
+		zap.String("meter", req.Target.Meter), zap.String("terminal", req.Target.Terminal))
+	return nil
+}
+
+// durationParam returns the delay (slow) or offset (clock_skew) parameter, 0 if absent.
+func durationParam(params map[string]any, fault string) (time.Duration, error) {
+	key := "delay"
+	if fault == meter.FaultClockSkew {
+		key = "offset"
+	}
+	v, ok := params[key]
+	if !ok {
+		return 0, nil
+	}
+	switch x := v.(type) {
+	case string:
+		d, err := time.ParseDuration(x)
+		if err != nil {
+			return 0, fmt.Errorf("%w: params.%s %q is not a duration such as 2s", ErrBadRequest, key, x)
+		}
+		return d, nil
+	case float64:
+		return time.Duration(x * float64(time.Second)), nil
+	case int:
+		return time.Duration(x) * time.Second, nil
+	}
+	return 0, fmt.Errorf("%w: params.%s must be a duration string or seconds", ErrBadRequest, key)
+}
+
+func numberParam(params map[string]any, key string) (float64, error) {
+	v, ok := params[key]
+	if !ok {
+		return 0, nil
+	}
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int:
+		return float64(x), nil
+	case string:
+		n, err := strconv.ParseFloat(x, 64)
+		if err == nil {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: params.%s must be a number", ErrBadRequest, key)
+}
+
+// MeterView is a meter's physical state with where it sits in the fleet.
+type MeterView struct {
+	meter.State
+	Terminal string `json:"terminal,omitempty"`
+	Point    int    `json:"point,omitempty"`
+	Bus      string `json:"bus,omitempty"`
+	Unit     int    `json:"modbus_unit,omitempty"`
+}
+
+func (f *Fleet) view(sm *simMeter, now time.Time) MeterView {
+	v := MeterView{State: sm.m.State(now), Terminal: sm.terminal, Point: int(sm.point),
+		Unit: int(sm.unit)}
+	if sm.bus != 0 {
+		v.Bus = f.buses[sm.bus-1].name
+	}
+	return v
+}
+
+// ForwardTotals sums the forwarding figures of every terminal, for a benchmark's physical
+// limit: the mean time a forward spends on the channel, in the meter and on the line.
+type ForwardTotals struct {
+	Forwards      int64   `json:"forwards"`
+	MeanLatencyMs float64 `json:"mean_latency_ms"`
+	MeanMeterMs   float64 `json:"mean_meter_ms"`
+	MeanBytesMs   float64 `json:"mean_bytes_ms"`
+	MeanTotalMs   float64 `json:"mean_total_ms"`
+}
+
+// Totals returns the fleet's forwarding totals.
+func (f *Fleet) Totals() ForwardTotals {
+	var t ForwardTotals
+	var lat, met, byt float64
+	for _, term := range f.terminals {
+		s := term.Stats()
+		t.Forwards += s.Forwards
+		lat += s.LatencyMs
+		met += s.MeterMs
+		byt += s.BytesMs
+	}
+	if t.Forwards > 0 {
+		n := float64(t.Forwards)
+		t.MeanLatencyMs, t.MeanMeterMs, t.MeanBytesMs = lat/n, met/n, byt/n
+		t.MeanTotalMs = (lat + met + byt) / n
+	}
+	return t
+}
+
+// Handler returns the control API:
+//
+//	GET  /terminals, /terminals/{a1a2}        terminal state
+//	POST /terminals/{a1a2}/power {"on": bool} power off or on (ERC14 follows)
+//	GET  /meters?terminal=A1A2, /meters/{address} physical meter state
+//	POST /meters/{address}/button             press the meter's button
+//	PUT, DELETE /faults                       switch a fault on or off (FaultRequest)
+//	GET  /stats                               forwarding totals (ForwardTotals)
+func (f *Fleet) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /terminals", func(w http.ResponseWriter, r *http.Request) {
+		out := make([]terminal.State, 0, len(f.terminals))
+		for _, t := range f.terminals {
+			out = append(out, t.State())
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /terminals/{a1a2}", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := f.Terminal(r.PathValue("a1a2"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
+			return
+		}
+		writeJSON(w, http.StatusOK, t.State())
+	})
+	mux.HandleFunc("POST /terminals/{a1a2}/power", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := f.Terminal(r.PathValue("a1a2"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
+			return
+		}
+		var body struct {
+			On *bool `json:"on"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.On == nil {
+			writeError(w, http.StatusBadRequest, "invalid", `body must be {"on": true|false}`, "on")
+			return
+		}
+		t.SetPower(*body.On)
+		f.log.Info("terminal power switched", zap.String("terminal", t.Address().String()),
+			zap.Bool("on", *body.On))
+		writeJSON(w, http.StatusOK, t.State())
+	})
+	mux.HandleFunc("GET /meters", func(w http.ResponseWriter, r *http.Request) {
+		term := r.URL.Query().Get("terminal")
+		now := time.Now()
+		out := []MeterView{}
+		for _, sm := range f.order {
+			if term == "" || sm.terminal == term {
+				out = append(out, f.view(sm, now))
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /meters/{address}", func(w http.ResponseWriter, r *http.Request) {
+		sm, ok := f.meters[r.PathValue("address")]
+		if !ok {
+			writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
+			return
+		}
+		writeJSON(w, http.StatusOK, f.view(sm, time.Now()))
+	})
+	mux.HandleFunc("POST /meters/{address}/button", func(w http.ResponseWriter, r *http.Request) {
+		sm, ok := f.meters[r.PathValue("address")]
+		if !ok {
+			writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
+			return
+		}
+		now := time.Now()
+		closed := sm.m.PressButton(now)
+		f.log.Info("meter button pressed", zap.String("meter", r.PathValue("address")),
+			zap.Bool("closed", closed))
+		writeJSON(w, http.StatusOK, map[string]any{"closed": closed, "meter": f.view(sm, now)})
+	})
+	faults := func(on bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var req FaultRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				writeError(w, http.StatusBadRequest, "invalid", "invalid JSON: "+err.Error(), "")
+				return
+			}
+			if err := f.SetFault(req, on); err != nil {
+				status := http.StatusBadRequest
+				if errors.Is(err, ErrNotFound) {
+					status = http.StatusNotFound
+				}
+				writeError(w, status, "invalid", err.Error(), "target")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "on": on,
+				"target": req.Target})
+		}
+	}
+	mux.HandleFunc("PUT /faults", faults(true))
+	mux.HandleFunc("DELETE /faults", faults(false))
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, f.Totals())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message, field string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{
+		"code": code, "message": message, "field": field}})
+}
