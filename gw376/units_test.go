@@ -211,3 +211,35 @@ func TestERCInvalidBCDPerField(t *testing.T) {
 		t.Errorf("other fields lost: %s", js)
 	}
 }
+
+func FuzzWalkUnits(f *testing.F) {
+	fx := loadFixtures(f)
+	for _, x := range fx {
+		var fr Frame
+		if DecodeInto(&fr, x.raw) == nil {
+			f.Add(byte(fr.AFN), fr.Control.Up, fr.Data)
+		}
+	}
+	f.Add(byte(AFNClass3), true, []byte{0, 0, 1, 0, 1, 0, 0, 2, 14, 11, 1, 0x18, 0x15, 4, 7, 0x19,
+		0x53, 0x16, 4, 7, 0x19, 5, 10, 0x7A, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, afn byte, up bool, data []byte) {
+		dir := Down
+		if up {
+			dir = Up
+		}
+		us := WalkUnits(AFN(afn), dir, data)
+		end := 0
+		for _, u := range us.List {
+			if u.Offset < end || u.Offset+len(u.Data) > len(data) {
+				t.Fatalf("unit at %d+%d overlaps or overruns %d", u.Offset, len(u.Data), len(data))
+			}
+			end = u.Offset + len(u.Data)
+			if _, err := json.Marshal(ObjectOf(u.Fields)); err != nil {
+				t.Fatalf("unit does not marshal: %v", err)
+			}
+		}
+		if us.RestOffset+len(us.Rest) != len(data) {
+			t.Fatalf("rest %d+%d does not end the data (%d)", us.RestOffset, len(us.Rest), len(data))
+		}
+	})
+}
