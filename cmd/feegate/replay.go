@@ -236,9 +236,16 @@ func replaySessionTo(ctx context.Context, out io.Writer, s *replaySession,
 				return failed, err
 			}
 		}
+		if closed {
+			// The gateway ended the session: the rest of this connection cannot be replayed,
+			// but the next connection of the capture can.
+			reason := fmt.Sprintf("the gateway closed the connection before frame %d of %d",
+				i+1, len(s.steps))
+			return true, p.issue(i, "sent", "connection_closed", reason)
+		}
 		if _, err := conn.Write(step.frame); err != nil {
-			return failed, fmt.Errorf("send frame %d of connection %d to %s failed: %w",
-				i+1, s.conn, opt.gateway, err)
+			reason := fmt.Sprintf("send frame %d of %d failed: %v", i+1, len(s.steps), err)
+			return true, p.issue(i, "sent", "connection_closed", reason)
 		}
 		if err := p.frame(i, "sent", step.frame); err != nil {
 			return failed, err
@@ -266,7 +273,7 @@ func replaySessionTo(ctx context.Context, out io.Writer, s *replaySession,
 				reason = fmt.Sprintf("the gateway closed the connection after %d of %d replies",
 					got, len(step.captured))
 			}
-			if err := p.missing(i, reason); err != nil {
+			if err := p.issue(i, "gateway_reply", "reply_missing", reason); err != nil {
 				return failed, err
 			}
 		}
@@ -369,11 +376,13 @@ func (p replayPrinter) explain(step int, role string, raw []byte) (bool, error) 
 	return explainBytes(p.out, raw, p.opt.explain, p.opt.asJSON, p.fields(step, role))
 }
 
-func (p replayPrinter) missing(step int, reason string) error {
-	extra := p.fields(step, "gateway_reply")
+// issue prints a failure of the replay itself: {"error": {"code", "message"}} with the
+// connection, step and role first.
+func (p replayPrinter) issue(step int, role, code, reason string) error {
+	extra := p.fields(step, role)
 	if p.opt.asJSON {
 		return writeJSONLine(p.out, extra, map[string]any{
-			"error": map[string]string{"code": "reply_missing", "message": reason},
+			"error": map[string]string{"code": code, "message": reason},
 		})
 	}
 	for _, f := range extra {
@@ -381,6 +390,6 @@ func (p replayPrinter) missing(step int, reason string) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(p.out, "  error (reply_missing): %s\n\n", reason)
+	_, err := fmt.Fprintf(p.out, "  error (%s): %s\n\n", code, reason)
 	return err
 }

@@ -262,3 +262,44 @@ func checkLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
+
+func TestReplayGatewayCloses(t *testing.T) {
+	checkLeaks(t)
+	sc := writeSessionCapture(t)
+	// A listener that closes each connection after its first read.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Read(make([]byte, 1024))
+			conn.Close()
+		}
+	}()
+	defer func() { ln.Close(); <-done }()
+
+	out, err := runFeegate(t, "replay", "--json", "--pcap", sc.path, "--gateway",
+		ln.Addr().String())
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Errorf("err = %v, want exit status 1", err)
+	}
+	codes := map[string]int{}
+	for _, m := range jsonLines(t, out) {
+		codes[errorCode(m)]++
+	}
+	if codes["reply_missing"] != 1 {
+		t.Errorf("%d reply_missing lines, want 1 for the login:\n%s", codes["reply_missing"], out)
+	}
+	if codes["connection_closed"] != 1 {
+		t.Errorf("%d connection_closed lines, want 1 before the heartbeat:\n%s",
+			codes["connection_closed"], out)
+	}
+}
