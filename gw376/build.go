@@ -209,3 +209,20 @@ func ReplyConfirmEach(req *Frame, results []UnitResult) Frame {
 	f.Data = appendConfirmEach(nil, req.AFN, results)
 	return f
 }
+
+// NewUnitsRequest returns a master's request of afn carrying units, each encoded by its
+// table row (downlink direction), as NewRequest does for a prepared data-unit area.
+func NewUnitsRequest(addr protocol.TerminalAddress, msa uint8, afn AFN, pseq uint8,
+	units []UnitValue) (Frame, error) {
+	data, err := AppendUnits(nil, afn, Down, units)
+	if err != nil {
+		return Frame{}, err
+	}
+	return NewRequest(addr, msa, afn, pseq, data)
+}
+
+// IsBroadcast reports whether f is addressed to every terminal: A2 FFFF with the group
+// flag set.
+func (f *Frame) IsBroadcast() bool {
+	return f.A3.Group && f.Address.A2 == protocol.BroadcastA2
+}

@@ -27,9 +27,30 @@
 // ConfirmLink (AFN00 F3) with MSA 0, RSEQ equal to the frame's PSEQ and Tp echoed. Frame.SetTp
 // adds a time label made with NewTp.
 //
+// # Data units
+//
+// One table row (UnitDef) per AFN, Fn and direction lists the unit's fields with their
+// Appendix A formats; LookupUnit and UnitDefs read it. Frame.Units and WalkUnits split a
+// data-unit area into Units, each with decoded Nodes; ObjectOf turns nodes into an ordered
+// JSON object, with invalid BCD as null plus a "_raw" sibling. UnitDef.Append and
+// AppendUnits encode from such an object or a map, and NewUnitsRequest builds a request
+// from them. Event records (ERC) decode by their own table (LookupERC) inside AFN0E units.
+// A unit whose Fn the table lacks ends the walk with Units.Err set and the rest kept raw.
+//
+// Typed forms write the same bytes as their rows: RemoteTrip (AFN05 F1), ForwardRequest and
+// ForwardReply (AFN10 F1, with DecodeEmbedded for the DL/T 645 frame), ForwardRead and
+// ForwardReadReply (AFN10 F9), ControlSettings and ControlState (AFN0C F5, F6),
+// MeterConfig (AFN04/0A F10), MeterRelayState (AFN0C F161), ERC5, ERC14 and AppendEvents
+// (AFN0E).
+//
+// # Multi-frame messages
+//
+// An Assembler, one per connection, groups frames FIR to FIN with RSEQ counting up into a
+// Message, keyed by terminal, AFN and direction.
+//
 // Errors are *protocol.Error values wrapping the sentinels of package protocol, so callers
 // test the kind with errors.Is and read the offending value and offset with errors.As.
 //
-// Nothing in this package keeps state between calls: every function is safe for concurrent
-// use on distinct frames.
+// Apart from Assembler, nothing in this package keeps state between calls: every function
+// is safe for concurrent use on distinct frames.
 package gw376
