@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feegate/feegate/protocol/capture/capturetest"
 )
 
 // runFeegate runs the root command in-process and returns its standard output.
@@ -88,14 +91,14 @@ func TestExplainPcapSession(t *testing.T) {
 		if code == "not_a_frame" || code == "capture_gap" {
 			t.Errorf("line %d: frame reported as %s", i, code)
 		}
-		// Until the Q/GDW 376.1 explain lands the frame fails to decode and shows as its
-		// input; once it decodes, the object names its protocol.
-		if in, ok := m["input"]; ok {
-			if in != strings.ToUpper(hex.EncodeToString(w.frame)) {
-				t.Errorf("line %d: input %v, want % X", i, in, w.frame)
-			}
-		} else if m["protocol"] != "gw376" {
+		if code != "" {
+			t.Errorf("line %d: frame % X failed: %v", i, w.frame, m["error"])
+		}
+		if m["protocol"] != "gw376" {
 			t.Errorf("line %d: protocol %v, want gw376", i, m["protocol"])
+		}
+		if m["terminal"] != "24495845" {
+			t.Errorf("line %d: terminal %v, want 24495845", i, m["terminal"])
 		}
 	}
 	if got := lines[3]["time"]; got != sc.heartbeatDone.Format(time.RFC3339Nano) {
@@ -159,5 +162,57 @@ func TestExplainPcapCapturesFolder(t *testing.T) {
 			}
 			t.Logf("%d frames", len(lines))
 		})
+	}
+}
+
+func TestExplainPcapReportsGap(t *testing.T) {
+	fr := sessionFrames(t)
+	heartbeat, login := fr["heartbeat"], fr["login"]
+	var buf bytes.Buffer
+	w, err := capturetest.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := capturetest.NewConn(w, capTerminal, capMaster, 1, 1)
+	steps := []func() error{
+		func() error { return c.Handshake(capStart) },
+		func() error { _, err := c.Send(capStart, true, heartbeat[:10]); return err },
+		func() error { c.Skip(true, len(heartbeat)-10); return nil }, // lost by the capture
+		func() error { _, err := c.Send(capStart.Add(time.Second), true, login); return err },
+		w.Flush,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "gap.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runFeegate(t, "explain", "--json", "--pcap", path)
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Errorf("err = %v, want exit status 1", err)
+	}
+	lines := jsonLines(t, out)
+	var codes []string
+	for _, m := range lines {
+		codes = append(codes, errorCode(m))
+	}
+	want := []string{"not_a_frame", "capture_gap"}
+	if len(codes) != 3 || codes[0] != want[0] || codes[1] != want[1] {
+		t.Fatalf("error codes = %q, want %q then the login:\n%s", codes, want, out)
+	}
+	if in := lines[0]["input"]; in != strings.ToUpper(hex.EncodeToString(heartbeat[:10])) {
+		t.Errorf("not_a_frame input = %v, want the 10 bytes before the gap", in)
+	}
+	msg, _ := lines[1]["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, fmt.Sprint(len(heartbeat)-10)) {
+		t.Errorf("gap message %q does not give the %d missing bytes", msg, len(heartbeat)-10)
+	}
+	if codes[2] == "not_a_frame" || codes[2] == "capture_gap" {
+		t.Errorf("login after the gap reported as %s", codes[2])
 	}
 }
