@@ -144,9 +144,8 @@ func TestReplaySessionConfirms(t *testing.T) {
 	srv := startConfirmServer(t)
 	out, err := runFeegate(t, "replay", "--json", "--linger", "100ms", "--pcap", sc.path,
 		"--gateway", srv.ln.Addr().String())
-	var exit exitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("replay: %v", err)
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	counts, bad := srv.counts()
 	if counts[gw376.FnLogin] != 1 {
