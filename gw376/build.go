@@ -18,7 +18,7 @@ const (
 	FnAuthError   uint8 = 4 // AFN00 F4 硬件安全认证错误应答 (2013)
 )
 
-// ERR codes of AFN00 F3 (Q/GDW 1376.1-2013 Appendix D; the 2009 edition knows 0 and 1).
+// ERR codes of AFN00 F3 (Q/GDW 1376.1-2013 Appendix D). The 2009 edition defines only 0 and 1.
 const (
 	ErrCodeOK            uint8 = 0 // 正确
 	ErrCodeOther         uint8 = 1 // 其他错误
@@ -64,7 +64,7 @@ func Heartbeat(addr protocol.TerminalAddress, pseq uint8, clock *time.Time) Fram
 	return terminalLink(addr, pseq, FnHeartbeat, data[:])
 }
 
-// masterAnswer returns the skeleton of the master's AFN00 answer to a frame req that a
+// masterAnswer returns the skeleton of the master's AFN00 reply to a frame req that a
 // terminal started: MSA 0, RSEQ = req's PSEQ, single frame, Tp echoed. A link test (login,
 // logout, heartbeat) is answered with function code 11 (link status, C=0B), anything else
 // with function code 0 (confirm, C=00).
@@ -97,7 +97,7 @@ type UnitResult struct {
 	Err uint8
 }
 
-// appendConfirmEach appends the AFN00 F3 data-unit area that answers frame afn.
+// appendConfirmEach appends the AFN00 F3 data-unit area that confirms a frame of afn.
 func appendConfirmEach(dst []byte, afn AFN, results []UnitResult) []byte {
 	dst = p0ID(FnConfirmEach).Append(dst)
 	dst = append(dst, byte(afn))
@@ -109,7 +109,7 @@ func appendConfirmEach(dst []byte, afn AFN, results []UnitResult) []byte {
 }
 
 // ConfirmEach returns the master's AFN00 F3 (confirm or deny per data unit) for frame req
-// that a terminal started. This is the standard answer to AFN02 in the 2013 edition.
+// that a terminal started. This is the standard reply to AFN02 in the 2013 edition.
 func ConfirmEach(req *Frame, results []UnitResult) Frame {
 	f := masterAnswer(req)
 	f.Data = appendConfirmEach(nil, req.AFN, results)

@@ -118,8 +118,8 @@ func DecodeInto(f *Frame, b []byte) error {
 				"not a standard Q/GDW 376.1 frame (the \"rgm\" variant sends replies this way)",
 			f.Control.Func, FunctionName(true, f.Control.Func))
 	}
-	// NOTE: Jilin terminal firmware is known to send a 4-byte A2 (7-byte address); such
-	// frames are not supported and fail the AUX length or unit walk instead.
+	// NOTE: Jilin terminal firmware is known to send a 4-byte A2 (7-byte address). Such
+	// frames are not supported, so they fail the AUX length check or the unit walk.
 	addr, err := protocol.TerminalAddressFromWire(b[offA:])
 	if err != nil {
 		return protocol.Errorf(protocol.ErrInvalidAddress, offA, int64(b[offA])|int64(b[offA+1])<<8,

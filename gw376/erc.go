@@ -10,7 +10,7 @@ import (
 )
 
 // ERCDef is one event record layout of Appendix B (事件记录): the event code ERC and the
-// layouts its content may have, told apart by the record length Le.
+// layouts its content may have, distinguished by the record length Le.
 type ERCDef struct {
 	Code  uint8
 	Name  string

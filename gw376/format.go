@@ -25,7 +25,7 @@ type Format struct {
 	enc  func(dst []byte, v any) ([]byte, error)
 }
 
-// decoded is what a format returns for one field.
+// decoded is the result of a format's decoder for one field.
 type decoded struct {
 	n      int // bytes consumed, for variable-length formats
 	value  any

@@ -193,7 +193,7 @@ type Seq struct {
 	TpV bool
 	// FIR marks the first frame of a message and FIN the last; a single frame sets both.
 	FIR, FIN bool
-	// CON asks the receiver to confirm the frame.
+	// CON requests that the receiver confirm the frame.
 	CON bool
 	// Num is PSEQ or RSEQ, 0–15.
 	Num uint8

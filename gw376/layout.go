@@ -36,8 +36,8 @@ type Field struct {
 	// count FF ("no route given").
 	CountMax int
 
-	// LenFrom names an earlier field whose value is this field's length in bytes; the
-	// field is then raw bytes (or Format, if variable-length) of that length.
+	// LenFrom names an earlier field whose value is this field's length in bytes. The
+	// field is then that many raw bytes, or that many bytes of a variable-length Format.
 	LenFrom string
 	// Optional fields are decoded only when enough bytes remain, as the 2013 heartbeat
 	// clock that 2009 terminals leave out.
@@ -54,7 +54,7 @@ type Node struct {
 	Offset int
 	Raw    []byte
 	// Value is the decoded value (json.Number, string, bool) or nil for groups and for
-	// invalid bytes, in which case Err says why.
+	// invalid bytes, in which case Err holds the reason.
 	Value any
 	Unit  string
 	// Note is a reading aid for people, such as the set bits of a bit string.

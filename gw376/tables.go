@@ -515,7 +515,7 @@ func registerEventsAndForwarding() {
 			}},
 	)
 	// NOTE: the 2009 F10/F11 flag byte is 55H or AAH, but which value means trip (or power
-	// on) was not found in the 2009 text; the decoder shows the byte without a meaning.
+	// on) is not confirmed by the 2009 text. So the decoder shows the byte without a meaning.
 	for fn, n := range map[uint8][3]string{
 		10: {"forward remote trip or allow close", "转发主站直接对电表的遥控跳闸/允许合闸命令",
 			"trip or allow-close flag, 55H or AAH (遥控跳闸/允许合闸标志)"},

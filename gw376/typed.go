@@ -146,7 +146,7 @@ func ParseForwardRequest(b []byte) (ForwardRequest, error) {
 }
 
 // ForwardReply is the data of AFN10 F1 uplink: the meter's reply on Port, empty when the
-// meter did not answer.
+// meter did not reply.
 type ForwardReply struct {
 	Port  uint8
 	Frame []byte

@@ -67,7 +67,7 @@ func register(defs ...*UnitDef) {
 
 // LookupUnit returns the table row of Fn of afn in direction dir, or nil. Requests for
 // class 1 data, parameters and configuration (AFN 09, 0A, 0C downlinks) carry no data, so
-// any Fn the table knows in the reply direction is known there too.
+// any Fn the table defines in the reply direction is accepted there too.
 func LookupUnit(afn AFN, fn uint8, dir Dir) *UnitDef {
 	if d, ok := unitTable[unitKey{afn, fn, dir}]; ok {
 		return d
@@ -128,8 +128,8 @@ type Unit struct {
 type Units struct {
 	List []Unit
 	// Rest holds the bytes after the last decoded unit, starting at RestOffset. With Err nil
-	// they are surplus bytes that cannot start an identifier (such as padding); with Err set
-	// the walk stopped there, at an unknown Fn or a unit that does not fit.
+	// they are surplus bytes that cannot start an identifier, such as padding. With Err set
+	// the walk stopped there, at an unknown Fn or at a unit that does not fit.
 	Rest       []byte
 	RestOffset int
 	Err        error
@@ -210,8 +210,8 @@ func confirmEachFits(b []byte) bool {
 	return len(b) >= 1+IDLen+1 && (len(b)-1)%(IDLen+1) == 0
 }
 
-// UnitValue is one data unit to encode: its pn, Fn and data (an Object or a map keyed by
-// field name; nil for units without data).
+// UnitValue is one data unit to encode: its pn, Fn and data. The data is an Object or a map
+// keyed by field name, or nil for units without data.
 type UnitValue struct {
 	Pn    uint16
 	Fn    uint8

@@ -27,7 +27,8 @@ type gwObject struct {
 	Aux          *gwAux   `json:"aux,omitempty"`
 	// Surplus holds bytes after the last unit that cannot start an identifier.
 	Surplus string `json:"surplus,omitempty"`
-	// UnitsError says why the unit walk stopped early; Rest holds the bytes not decoded.
+	// UnitsError is the reason the unit walk stopped early, and Rest holds the bytes not
+	// decoded.
 	UnitsError *gwError `json:"units_error,omitempty"`
 	Rest       string   `json:"rest,omitempty"`
 }
