@@ -105,8 +105,10 @@ func meterHint(err error, o meterLinkOptions) string {
 	case errors.Is(err, transport.ErrDisconnected):
 		return "the serial server is unreachable: check --tcp and the network"
 	case errors.Is(err, dlt645.ErrPasswordRejected):
-		return "check --password and --password-level; wrong passwords lock the level for " +
-			"24 h after three tries, so do not retry blindly"
+		return "the meter rejected the password or does not authorize it for this action: " +
+			"check --password and --password-level, and do not retry blindly, because " +
+			"three wrong passwords lock the level for 24 h. Cost-control meters take a " +
+			"plain password for closing only; send trips to them through feegate serve (PA=98)"
 	case errors.Is(err, dlt645.ErrGuaranteeActive):
 		return "the meter is in power guarantee (保电): release it with guarantee-release first"
 	case errors.Is(err, dlt645.ErrDeadlineInvalid):
