@@ -263,6 +263,13 @@ func (x *gwExplainer) nodeLines(nodes []gw376.Node, indent int, nested string) {
 					name: "entry " + it.Name})
 				x.nodeLines(it.Fields, indent+2, "")
 			}
+		case n.Raw == nil:
+			// A derived value, such as an event's name, has no bytes of its own.
+			continue
+		case n.Err == nil && hasOwnParts(n):
+			x.lines = append(x.lines, gwLine{indent: indent, off: gwDataStart + n.Offset,
+				name: name, meaning: n.Note})
+			x.nodeLines(n.Fields, indent+1, "")
 		default:
 			line := gwLine{indent: indent, off: gwDataStart + n.Offset, n: len(n.Raw),
 				name: name, meaning: nodeMeaning(n)}
@@ -272,6 +279,17 @@ func (x *gwExplainer) nodeLines(nodes []gw376.Node, indent int, nested string) {
 			x.lines = append(x.lines, line)
 		}
 	}
+}
+
+// hasOwnParts reports whether n's fields sit in bytes of their own, as the fields of an
+// event record do, rather than sharing n's bytes as the bit fields of a control word do.
+func hasOwnParts(n *gw376.Node) bool {
+	for _, p := range n.Fields {
+		if p.Offset != n.Offset || len(p.Raw) != len(n.Raw) {
+			return true
+		}
+	}
+	return false
 }
 
 func nodeMeaning(n *gw376.Node) string {

@@ -136,3 +136,24 @@ func TestExplainGW376TextShowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestExplainGW376EventRecordFields(t *testing.T) {
+	// AFN0E F1 reply built with gw376.AppendEvents: ERC14 in its 11-byte form, then ERC5.
+	raw, _ := hex.DecodeString("68AE00AE0068A84924455802" + "0E6400000100020000020E0B01181504" +
+		"0719531604071905" + "0A0015040719011" + "5A0008002" + "00A316")
+	e, err := explainGW376(raw, explainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"25-29     18 15 04 07 19",
+		"power-off time (停电发生时间): 2019-07-04T15:18:00 [A.15]",
+		"43-44     15 A0",
+		"power at the trip (跳闸时功率): 1.5 kW [A.2]",
+		"EC 事件计数器: important 2, general 0",
+	} {
+		if !strings.Contains(e.text, want) {
+			t.Errorf("text lacks %q:\n%s", want, e.text)
+		}
+	}
+}
