@@ -57,6 +57,7 @@ func doRead(t *testing.T, bus *Bus, addr protocol.MeterAddress, di uint32) (*dlt
 }
 
 func TestBusSeveralMeters(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 500 * time.Millisecond})
 	addrs := []protocol.MeterAddress{
 		r.addMeter("000000000161", &testMeter{value: []byte{0x61}}),
@@ -90,7 +91,8 @@ func TestBusSeveralMeters(t *testing.T) {
 }
 
 func TestBusSilentMeterDelaysOthersByTimeout(t *testing.T) {
-	const timeout = 200 * time.Millisecond
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: timeout, Attempts: 1})
 	silent := r.addMeter("000000000001", &testMeter{silent: true})
 	good := r.addMeter("000000000002", &testMeter{value: []byte{0x42}})
@@ -129,12 +131,15 @@ func TestBusSilentMeterDelaysOthersByTimeout(t *testing.T) {
 }
 
 func TestBusLateReplyNeverRead(t *testing.T) {
-	const timeout = 150 * time.Millisecond
+	t.Parallel()
+	// The slow meter answers 150 ms after the timeout, while the next request waits for a
+	// reply due 250 ms after it starts.
+	const timeout = 400 * time.Millisecond
+	const late = timeout + 150*time.Millisecond
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: timeout, Attempts: 1})
-	slow := r.addMeter("000000000001", &testMeter{value: []byte{0x11},
-		delay: timeout + 100*time.Millisecond})
+	slow := r.addMeter("000000000001", &testMeter{value: []byte{0x11}, delay: late})
 	other := r.addMeter("000000000002", &testMeter{value: []byte{0x22},
-		delay: 150 * time.Millisecond})
+		delay: 250 * time.Millisecond})
 
 	if _, _, err := doRead(t, bus, slow, 0x00010000); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("slow meter: err = %v, want ErrTimeout", err)
@@ -155,13 +160,13 @@ func TestBusLateReplyNeverRead(t *testing.T) {
 		t.Fatalf("slow meter, now prompt: %v", err)
 	}
 	r.mu.Lock()
-	r.meters[slow].delay = timeout + 100*time.Millisecond
+	r.meters[slow].delay = late
 	r.mu.Unlock()
 	if _, _, err := doRead(t, bus, slow, 0x00010000); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("slow meter again: err = %v, want ErrTimeout", err)
 	}
 	r.mu.Lock()
-	r.meters[slow].delay = 120 * time.Millisecond
+	r.meters[slow].delay = 250 * time.Millisecond
 	r.mu.Unlock()
 	f, _, err = doRead(t, bus, slow, 0x04000503)
 	if err != nil {
@@ -173,6 +178,7 @@ func TestBusLateReplyNeverRead(t *testing.T) {
 }
 
 func TestBusEchoFiltered(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 300 * time.Millisecond})
 	r.echo = true
 	a := r.addMeter("000000000161", &testMeter{value: []byte{0x99},
@@ -190,6 +196,7 @@ func TestBusEchoFiltered(t *testing.T) {
 }
 
 func TestBusBroadcastNoWait(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 2 * time.Second})
 	ex, err := DLT645Exchange(readFrame(t, protocol.BroadcastMeterAddress, 0x04000101),
 		"broadcast")
@@ -221,6 +228,7 @@ func TestBusBroadcastNoWait(t *testing.T) {
 }
 
 func TestBusRetryDrainsInput(t *testing.T) {
+	t.Parallel()
 	const timeout = 120 * time.Millisecond
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: timeout, Attempts: 3})
 	a := r.addMeter("000000000161", &testMeter{silent: true})
@@ -235,6 +243,7 @@ func TestBusRetryDrainsInput(t *testing.T) {
 }
 
 func TestBusQueueFullAndClose(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 300 * time.Millisecond,
 		Attempts: 1, QueueSize: 1})
 	a := r.addMeter("000000000001", &testMeter{silent: true})
@@ -270,6 +279,7 @@ func TestBusQueueFullAndClose(t *testing.T) {
 }
 
 func TestBusModbusAndDLT645Share(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 300 * time.Millisecond})
 	a := r.addMeter("000000000161", &testMeter{value: []byte{0x77}})
 	r.mu.Lock()
@@ -309,6 +319,7 @@ func TestBusModbusAndDLT645Share(t *testing.T) {
 }
 
 func TestModbusRTUException(t *testing.T) {
+	t.Parallel()
 	bus, r := newPtyBus(t, BusConfig{Name: "bus1", FirstByteTimeout: 300 * time.Millisecond})
 	r.mu.Lock()
 	r.units[9] = []uint16{1, 2}
@@ -360,6 +371,7 @@ func TestRTUReplySpec(t *testing.T) {
 }
 
 func TestModbusCRCKnownValue(t *testing.T) {
+	t.Parallel()
 	// Read holding registers 0–1 of unit 1: the CRC on the wire is C4 0B.
 	if got := modbusCRC([]byte{0x01, 0x03, 0x00, 0x00, 0x00, 0x02}); got != 0x0BC4 {
 		t.Fatalf("CRC = %04X, want 0BC4", got)

@@ -10,6 +10,10 @@ import (
 	"github.com/feegate/feegate/gw376"
 )
 
+// maxReportFrames bounds a multi-frame active report, so a terminal that never sends FIN
+// cannot grow memory without limit.
+const maxReportFrames = 64
+
 var (
 	errDownlink    = errors.New("frame with DIR=0 (master to terminal) received from a terminal")
 	errNotLoggedIn = errors.New("frame before login ignored")
@@ -257,12 +261,21 @@ func (s *Server) report(cs *connState, sess *session, c gnet.Conn, f *gw376.Fram
 	}
 	own, err := gw376.Decode(raw)
 	if err != nil {
-		return gnet.None // decoded once already; cannot fail
+		return gnet.None // DecodeInto accepted the same bytes
 	}
-	// NOTE: each frame of a multi-frame report is delivered as it arrives; subscribers
-	// assemble the FIR/FIN sequence.
-	s.subs.publish(Event{Kind: EventReport, Terminal: sess.addr, At: now,
-		Frames: []*gw376.Frame{own}})
+	if cs.reports == nil {
+		cs.reports = gw376.NewAssembler(maxReportFrames)
+	}
+	msg, err := cs.reports.Add(own)
+	if err != nil {
+		s.metrics.frameErrors.WithLabelValues("gw376", "report_sequence").Inc()
+		s.log.Warn("active report out of sequence", zap.Stringer("terminal", sess.addr),
+			zap.Error(err))
+	}
+	if msg != nil {
+		s.subs.publish(Event{Kind: EventReport, Terminal: sess.addr, At: now,
+			Frames: msg.Frames})
+	}
 	return gnet.None
 }
 

@@ -72,6 +72,7 @@ func (s *serialServer) close() {
 }
 
 func TestLinkReconnects(t *testing.T) {
+	t.Parallel()
 	var addr = "000000000161"
 	srv := newSerialServer(t, func(r *responder) {
 		r.addMeter(addr, &testMeter{value: []byte{0x05}})
@@ -105,6 +106,7 @@ func TestLinkReconnects(t *testing.T) {
 }
 
 func TestLinkBackoffFailsFast(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +183,7 @@ func modbusTCPServer(t *testing.T, regs []uint16) (string, func()) {
 }
 
 func TestModbusTCPLink(t *testing.T) {
+	t.Parallel()
 	addr, stop := modbusTCPServer(t, []uint16{7, 8, 9})
 	defer stop()
 	link := NewModbusTCPLink(ModbusTCPConfig{Address: addr, Unit: 1, Timeout: time.Second})

@@ -296,12 +296,16 @@ func (s *Server) late(sess *session, f *gw376.Frame, why string) {
 }
 
 // Timeout returns the per-attempt reply timeout of req: for AFN10 F1 the forward timeout
-// the frame carries plus ForwardMargin, else RequestTimeout. It is safe for concurrent use.
+// the frame carries plus ForwardMargin, else the Timeouts entry of its AFN, else
+// RequestTimeout. It is safe for concurrent use.
 func (s *Server) Timeout(req *gw376.Frame) time.Duration {
 	if req.AFN == gw376.AFNForward && firstFn(req) == 1 {
 		if d, ok := forwardTimeout(req.Data); ok {
 			return d + s.cfg.ForwardMargin
 		}
+	}
+	if d, ok := s.cfg.Timeouts[req.AFN]; ok && d > 0 {
+		return d
 	}
 	return s.cfg.RequestTimeout
 }

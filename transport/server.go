@@ -86,9 +86,12 @@ type ServerConfig struct {
 	SweepInterval time.Duration
 	// MSA is the master station address (1–127) of requests; 0 means 1.
 	MSA uint8
-	// RequestTimeout is the wait for a reply per attempt when the request kind has no
-	// timeout of its own; 0 means 30 s.
+	// RequestTimeout is the wait for a reply per attempt when the request's AFN has no
+	// entry in Timeouts; 0 means 30 s.
 	RequestTimeout time.Duration
+	// Timeouts sets the wait per attempt by request AFN, such as a longer one for AFN0D
+	// history reads. AFN10 F1 ignores it: its wait follows from the frame (see Timeout).
+	Timeouts map[gw376.AFN]time.Duration
 	// ForwardMargin is added to the forward timeout an AFN10 F1 request carries; 0 means
 	// 15 s.
 	ForwardMargin time.Duration
@@ -175,6 +178,7 @@ type Server struct {
 
 	eng      gnet.Engine
 	addr     net.Addr
+	started  atomic.Bool
 	booted   chan struct{}
 	runErr   chan error
 	stopping atomic.Bool
@@ -258,6 +262,7 @@ func (s *Server) Start() error {
 	case err := <-s.runErr:
 		return fmt.Errorf("transport: terminal server on %s: %w", s.cfg.Address, err)
 	}
+	s.started.Store(true)
 	s.sweepWG.Add(1)
 	go s.sweep()
 	s.log.Info("terminal server listening", zap.String("address", s.Addr().String()))
@@ -274,6 +279,10 @@ func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
+		if !s.started.Load() {
+			s.subs.closeAll()
+			return
+		}
 		close(s.sweeper)
 		s.sweepWG.Wait()
 		err = s.eng.Stop(ctx)
@@ -353,7 +362,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		cs.setReason(ReasonServerShutdown)
 		return nil, gnet.Close
 	}
-	s.log.Debug("terminal connected", zap.String("remote", cs.remote))
+	s.log.Info("terminal connected", zap.String("remote", cs.remote))
 	return nil, gnet.None
 }
 

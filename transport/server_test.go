@@ -102,8 +102,8 @@ func TestServerOfflineBySilence(t *testing.T) {
 	events, cancel := srv.Subscribe(16)
 	defer cancel()
 	c := dialTerminal(t, srv, "44010002")
+	start := time.Now() // the server's silence starts at the login, before its confirmation
 	c.login()
-	start := time.Now()
 	e := nextEvent(t, events, EventOffline)
 	if e.Reason != ReasonHeartbeatTimeout {
 		t.Fatalf("offline reason %q, want heartbeat_timeout", e.Reason)
@@ -635,6 +635,17 @@ func TestServerActiveReportConfirmed(t *testing.T) {
 		t.Fatalf("report without CON was answered: %+v", f)
 	}
 	nextEvent(t, events, EventReport)
+
+	// A three-frame report is delivered once, whole.
+	for i, pos := range []gw376.Seq{{FIR: true}, {}, {FIN: true}} {
+		part := report
+		part.Seq = gw376.Seq{FIR: pos.FIR, FIN: pos.FIN, Num: uint8(4 + i)}
+		c.write(part)
+	}
+	e = nextEvent(t, events, EventReport)
+	if len(e.Frames) != 3 {
+		t.Fatalf("multi-frame report delivered with %d frames, want 3", len(e.Frames))
+	}
 }
 
 func TestServerACDTriggersEventRead(t *testing.T) {
@@ -696,7 +707,8 @@ func TestServerShutdownClosesSessions(t *testing.T) {
 func TestForwardTimeout(t *testing.T) {
 	t.Parallel()
 	srv, _ := startServer(t, ServerConfig{ForwardMargin: 10 * time.Second,
-		RequestTimeout: 30 * time.Second})
+		RequestTimeout: 30 * time.Second,
+		Timeouts:       map[gw376.AFN]time.Duration{gw376.AFNClass2: time.Minute}})
 	addr := mustAddr(t, "44010071")
 	cases := []struct {
 		timeoutByte byte
@@ -715,6 +727,10 @@ func TestForwardTimeout(t *testing.T) {
 	req, _ := gw376.NewRequest(addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0})
 	if got := srv.Timeout(&req); got != 30*time.Second {
 		t.Errorf("AFN0C timeout %v, want the default 30 s", got)
+	}
+	req.AFN = gw376.AFNClass2
+	if got := srv.Timeout(&req); got != time.Minute {
+		t.Errorf("AFN0D timeout %v, want the configured minute", got)
 	}
 }
 

@@ -50,6 +50,8 @@ type connState struct {
 	noise    int // noise bytes over the connection's life
 	lastHB   time.Time
 	tooLarge bool
+	// reports assembles multi-frame active reports; nil until the first report.
+	reports *gw376.Assembler
 	// session is bound at login by the event loop and read by the sweeper.
 	session atomic.Pointer[session]
 }
