@@ -100,6 +100,7 @@ func init() {
 	registerClass1()
 	registerClass2()
 	registerEventsAndForwarding()
+	addEmptyRequests()
 }
 
 func registerConfirmAndLink() {

@@ -69,16 +69,22 @@ func register(defs ...*UnitDef) {
 // class 1 data, parameters and configuration (AFN 09, 0A, 0C downlinks) carry no data, so
 // any Fn the table defines in the reply direction is accepted there too.
 func LookupUnit(afn AFN, fn uint8, dir Dir) *UnitDef {
-	if d, ok := unitTable[unitKey{afn, fn, dir}]; ok {
-		return d
-	}
-	if dir == Down && (afn == AFNConfig || afn == AFNQueryParam || afn == AFNClass1) {
-		if up, ok := unitTable[unitKey{afn, fn, Up}]; ok {
-			return &UnitDef{AFN: afn, Fn: fn, Dir: Down, Name: up.Name, Label: up.Label,
-				Edition: up.Edition}
+	return unitTable[unitKey{afn, fn, dir}]
+}
+
+// addEmptyRequests registers a data-less downlink row for every reply row of AFN 09, 0A
+// and 0C that has no downlink row of its own.
+func addEmptyRequests() {
+	for k, up := range unitTable {
+		if k.dir != Up || (k.afn != AFNConfig && k.afn != AFNQueryParam && k.afn != AFNClass1) {
+			continue
+		}
+		down := unitKey{k.afn, k.fn, Down}
+		if _, ok := unitTable[down]; !ok {
+			unitTable[down] = &UnitDef{AFN: k.afn, Fn: k.fn, Dir: Down, Name: up.Name,
+				Label: up.Label, Edition: up.Edition}
 		}
 	}
-	return nil
 }
 
 // UnitDefs returns every row of the table, in no particular order.
