@@ -14,7 +14,7 @@ import (
 )
 
 // sessionFrames reads fixtures/capture-session.txt: name | hex | meaning per line.
-func sessionFrames(t *testing.T) map[string][]byte {
+func sessionFrames(t testing.TB) map[string][]byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "capture-session.txt"))
 	if err != nil {
@@ -58,7 +58,7 @@ type sessionCapture struct {
 // writeSessionCapture writes a pcapng of one terminal session: login and confirm, then a
 // heartbeat split across two segments with the first one retransmitted, noise on the
 // uplink, and the confirm of the heartbeat.
-func writeSessionCapture(t *testing.T) sessionCapture {
+func writeSessionCapture(t testing.TB) sessionCapture {
 	t.Helper()
 	fr := sessionFrames(t)
 	login, heartbeat, confirm := fr["login"], fr["heartbeat"], fr["confirm"]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -20,11 +21,25 @@ const pcapMaxBuffered = 1 << 16
 // whether any frame failed to decode. Bytes between frames and bytes missing from the
 // capture count as failures too. The error is for an unreadable file or an output failure.
 func explainPcap(out io.Writer, path string, opt explainOptions, asJSON bool) (bool, error) {
-	r, f, err := capture.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
+	failed, err := explainCapture(out, f, opt, asJSON)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return failed, err
+}
+
+// explainCapture is explainPcap for a capture already opened.
+func explainCapture(out io.Writer, rs io.ReadSeeker, opt explainOptions, asJSON bool) (bool,
+	error) {
+	r, err := capture.NewReader(rs)
+	if err != nil {
+		return false, err
+	}
 
 	x := &pcapExplainer{out: out, opt: opt, asJSON: asJSON,
 		framers: map[capture.Flow]*protocol.Framer{}}
