@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -8,9 +9,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/feegate/feegate/gw376"
 	"github.com/feegate/feegate/protocol"
+	"github.com/feegate/feegate/protocol/capture/capturetest"
 	"go.uber.org/goleak"
 )
 
@@ -300,5 +303,49 @@ func TestReplayGatewayCloses(t *testing.T) {
 	if codes["connection_closed"] != 1 {
 		t.Errorf("%d connection_closed lines, want 1 before the heartbeat:\n%s",
 			codes["connection_closed"], out)
+	}
+}
+
+func TestReplayTimingKeepsCapturedPause(t *testing.T) {
+	checkLeaks(t)
+	fr := sessionFrames(t)
+	var buf bytes.Buffer
+	w, err := capturetest.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := capturetest.NewConn(w, capTerminal, capMaster, 10, 20)
+	const pause = 300 * time.Millisecond
+	steps := []func() error{
+		func() error { return c.Handshake(capStart) },
+		func() error { _, err := c.Send(capStart, true, fr["login"]); return err },
+		func() error { _, err := c.Send(capStart, false, fr["confirm"]); return err },
+		func() error { _, err := c.Send(capStart.Add(pause), true, fr["heartbeat"]); return err },
+		w.Flush,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "timing.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startConfirmServer(t)
+
+	start := time.Now()
+	out, err := runFeegate(t, "replay", "--timing", "--json", "--linger", "0s", "--pcap", path,
+		"--gateway", srv.ln.Addr().String())
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	// A lower bound only: --timing must wait at least the captured pause.
+	if elapsed < pause {
+		t.Errorf("replay with --timing took %v, want at least the captured %v", elapsed, pause)
+	}
+	if counts, _ := srv.counts(); counts[gw376.FnHeartbeat] != 1 {
+		t.Errorf("server confirmed %d heartbeats, want 1", counts[gw376.FnHeartbeat])
 	}
 }
