@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
@@ -288,5 +289,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestReadSkipsLargeNonPacketBlock(t *testing.T) {
+	var file bytes.Buffer
+	w, err := capturetest.NewWriter(&file)
+	must(t, err)
+	c := capturetest.NewConn(w, terminal, master, 1, 1)
+	must(t, c.Handshake(t0))
+	_, err = c.Send(t0, true, []byte("after the big block"))
+	must(t, err)
+	must(t, w.Flush())
+
+	// Insert a 400 KB custom block after the section header and interface description.
+	raw := file.Bytes()
+	shb := binary.LittleEndian.Uint32(raw[4:8])
+	idb := binary.LittleEndian.Uint32(raw[shb+4 : shb+8])
+	at := int(shb + idb)
+	const size = 400 << 10
+	block := make([]byte, size)
+	binary.LittleEndian.PutUint32(block[0:4], 0x00000BAD)
+	binary.LittleEndian.PutUint32(block[4:8], size)
+	binary.LittleEndian.PutUint32(block[size-4:], size)
+	withBlock := append(append(append([]byte(nil), raw[:at]...), block...), raw[at:]...)
+
+	s, _ := walk(t, withBlock)
+	if got := string(s.data[capture.Flow{Src: terminal, Dst: master}]); got != "after the big block" {
+		t.Errorf("bytes = %q, want the payload after the custom block", got)
 	}
 }

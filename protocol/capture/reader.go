@@ -222,7 +222,8 @@ func (s pcapngSource) next() (Packet, error) {
 	return p, nil
 }
 
-// pcapng block types whose captured length checkPcapNG bounds.
+// pcapng block types whose length checkPcapNG bounds, and the bound: a packet of
+// MaxPacketSize bytes with room for options.
 const (
 	blockObsoletePacket  = 0x00000002
 	blockSimplePacket    = 0x00000003
@@ -266,9 +267,15 @@ func checkPcapNG(r *bufio.Reader) error {
 		if typ == pcapngSectionType {
 			read = 12
 		}
-		if length < 12 || length%4 != 0 || length > maxPcapNGBlockLength || length < read {
+		if length < 12 || length%4 != 0 || length < read {
 			return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
 				"invalid block length %d", length)}
+		}
+		isPacket := typ == blockEnhancedPacket || typ == blockObsoletePacket ||
+			typ == blockSimplePacket
+		if isPacket && length > maxPcapNGBlockLength {
+			return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
+				"packet block length %d exceeds %d", length, maxPcapNGBlockLength)}
 		}
 		switch typ {
 		case blockEnhancedPacket, blockObsoletePacket:
