@@ -273,17 +273,24 @@ func (x *dltExplainer) rawData(field, chinese string) {
 	x.dataSeg(0, len(x.f.Data), field, chinese, "undecoded")
 }
 
+// carriesPassword reports whether the data field may hold a password: a request whose
+// function carries PA P0 P1 P2 in either edition, or a normal change-password reply, which
+// echoes the new password. Both editions count because --edition can force the wrong one
+// onto a frame, and a 2007 relay control read as 1997 must stay masked.
 func (x *dltExplainer) carriesPassword() bool {
-	if x.f.Control.IsReply() {
-		return false
+	c := x.f.Control
+	fn := c.Function()
+	if c.IsReply() {
+		return !c.IsAbnormal() &&
+			(fn == dlt645.FuncChangePassword || fn == dlt645.Func97ChangePassword)
 	}
-	fn := x.f.Function()
-	if x.ed == dlt645.Edition1997 {
-		return fn == dlt645.Func97Write || fn == dlt645.Func97ChangePassword ||
-			fn == dlt645.Func97ClearDemand
+	switch fn {
+	case dlt645.FuncWrite, dlt645.FuncChangePassword, dlt645.FuncRelayControl,
+		dlt645.FuncClearDemand, dlt645.FuncClearMeter, dlt645.FuncClearEvents,
+		dlt645.Func97Write, dlt645.Func97ChangePassword, dlt645.Func97ClearDemand:
+		return true
 	}
-	return fn == dlt645.FuncWrite || fn == dlt645.FuncChangePassword ||
-		fn == dlt645.FuncRelayControl || fn >= dlt645.FuncClearDemand && fn <= dlt645.FuncClearEvents
+	return false
 }
 
 func (x *dltExplainer) abnormal() {

@@ -9,6 +9,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/protocol"
 )
 
 // runExplain runs `feegate explain ARGS` in-process and returns its standard output.
@@ -323,5 +326,72 @@ func TestExplainDLT645InvalidTimeIsNull(t *testing.T) {
 	}
 	if v1["name"] != "last_trip_raw" || v1["value"] != "0000003A0121" {
 		t.Fatalf("raw value %v", v1)
+	}
+}
+
+// TestExplainDLT645MaskAllPaths explains every frame that carries a password,
+// under each --edition, in full and cut short, and looks for the password in the JSON
+// (values and the raw data field) and in the text breakdown.
+func TestExplainDLT645MaskAllPaths(t *testing.T) {
+	// The password C35AA5 is sent A5 5A C3, scrambled D8 8D F6.
+	pw := []byte{0xA5, 0x5A, 0xC3}
+	creds := func(level byte, operator bool) []byte {
+		b := append([]byte{level}, pw...)
+		if operator {
+			b = append(b, 0x78, 0x56, 0x34, 0x12)
+		}
+		return b
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	deadline := []byte{0x59, 0x59, 0x23, 0x31, 0x12, 0x26}
+	cases := []struct {
+		name string
+		c    dlt645.Control
+		data []byte
+	}{
+		{"relay_control", 0x1C, cat(creds(0x02, true), []byte{0x1A, 0x00}, deadline)},
+		{"write", 0x14, cat([]byte{0x02, 0x01, 0x00, 0x04}, creds(0x04, true),
+			[]byte{0x01, 0x02})},
+		{"change_password", 0x18, cat([]byte{0x03, 0x0C, 0x00, 0x04}, creds(0x04, false),
+			creds(0x04, false))},
+		{"change_password_reply", 0x98, creds(0x04, false)},
+		{"clear_demand", 0x19, creds(0x02, true)},
+		{"clear_meter", 0x1A, creds(0x02, true)},
+		{"clear_events", 0x1B, cat(creds(0x02, true), []byte{0xFF, 0xFF, 0xFF, 0xFF})},
+		{"write_1997", 0x04, cat([]byte{0x10, 0xC0}, creds(0x02, false), []byte{0x01})},
+		{"change_password_1997", 0x0F, cat(creds(0x02, false), creds(0x02, false))},
+		{"change_password_reply_1997", 0x8F, creds(0x02, false)},
+		{"clear_demand_1997", 0x10, creds(0x02, false)},
+	}
+	leaks := []string{"A55AC3", "C35AA5", "A5 5A C3", "D88DF6", "D8 8D F6", "F68DD8"}
+	for _, tc := range cases {
+		// Cut the data at every length that keeps at least one password byte.
+		start := bytes.Index(tc.data, pw)
+		for cut := len(tc.data); cut > start; cut-- {
+			f := &dlt645.Frame{Address: protocol.MeterAddress{0x01}, Control: tc.c,
+				Data: tc.data[:cut]}
+			raw, err := dlt645.Append(nil, f, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ed := range []int{0, 1997, 2007} {
+				e, err := explainDLT645(raw, explainOptions{edition: ed})
+				if err != nil {
+					t.Fatalf("%s cut %d edition %d: %v", tc.name, cut, ed, err)
+				}
+				js, err := json.Marshal(e.object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, out := range []string{string(js), e.text} {
+					for _, l := range leaks {
+						if strings.Contains(strings.ToUpper(out), l) {
+							t.Errorf("%s cut to %d bytes, edition %d: password %q in %s",
+								tc.name, cut, ed, l, out)
+						}
+					}
+				}
+			}
+		}
 	}
 }
