@@ -42,6 +42,8 @@ type Field struct {
 	// Optional fields are decoded only when enough bytes remain, as the 2013 heartbeat
 	// clock that 2009 terminals leave out.
 	Optional bool
+	// Secret marks a password or key, which output for people must mask.
+	Secret bool
 }
 
 // Node is one decoded field.
@@ -66,6 +68,8 @@ type Node struct {
 	Items  []Node
 	// IsGroup marks a repeated group, which is an array even when it has no entries.
 	IsGroup bool
+	// Secret marks a password or key (see Field.Secret).
+	Secret bool
 }
 
 // FindNode returns the first node named name among nodes, or nil.
@@ -123,7 +127,8 @@ func decodeFields(layout []Field, b []byte, base int) ([]Node, int, error) {
 				return nodes, p, protocol.Errorf(protocol.ErrShortFrame, base+p, int64(len(b)-p),
 					"field %s needs %d bytes", fd.Name, size)
 			}
-			node := Node{Name: fd.Name, Label: fd.Label, Offset: base + p, Unit: fd.Unit}
+			node := Node{Name: fd.Name, Label: fd.Label, Offset: base + p, Unit: fd.Unit,
+				Secret: fd.Secret}
 			var d decoded
 			switch {
 			case fd.Format == nil:
@@ -160,6 +165,21 @@ func decodeFields(layout []Field, b []byte, base int) ([]Node, int, error) {
 		}
 	}
 	return nodes, p, nil
+}
+
+// MaskSecrets replaces the value of every secret node in nodes, at any depth, with mask
+// and clears its error, so that output built from the nodes carries no password or key.
+func MaskSecrets(nodes []Node, mask string) {
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Secret {
+			n.Value, n.Err, n.Fields = mask, nil, nil
+		}
+		MaskSecrets(n.Fields, mask)
+		for j := range n.Items {
+			MaskSecrets(n.Items[j].Fields, mask)
+		}
+	}
 }
 
 // shiftNodes moves offsets that a format computed relative to its own bytes.

@@ -48,6 +48,8 @@ type gwUnit struct {
 	Name    string `json:"name"`
 	Data    any    `json:"data"`
 	Warning string `json:"warning,omitempty"`
+	// Note states what is uncertain about the unit's layout.
+	Note string `json:"note,omitempty"`
 }
 
 type gwAux struct {
@@ -75,6 +77,10 @@ type gwLine struct {
 	meaning string
 	// nested is text placed under the line, such as an embedded DL/T 645 breakdown.
 	nested string
+	// secret hides the raw bytes of a password or key; below leaves them to the nested
+	// breakdown.
+	secret bool
+	below  bool
 }
 
 // explainGW376 decodes one Q/GDW 376.1 frame.
@@ -177,10 +183,19 @@ func (x *gwExplainer) units() {
 		if u.Pn == gw376.PnAll {
 			pn = "all"
 		}
+		if !x.opt.showSecrets {
+			gw376.MaskSecrets(u.Fields, masked)
+		}
 		data := gw376.ObjectOf(u.Fields)
 		title := fmt.Sprintf("%s F%d %s (%s)", gw376.PnString(u.Pn), u.Fn, u.Def.Name, u.Def.Label)
+		if u.Def.Edition != 0 {
+			title += fmt.Sprintf(", %d edition", u.Def.Edition)
+		}
 		if u.Warning != "" {
 			title += ": " + u.Warning
+		}
+		if u.Def.Note != "" {
+			title += " (note: " + u.Def.Note + ")"
 		}
 		x.lines = append(x.lines, gwLine{off: gwDataStart + u.Offset, name: title})
 		nested := ""
@@ -189,7 +204,7 @@ func (x *gwExplainer) units() {
 		}
 		x.nodeLines(u.Fields, 1, nested)
 		x.obj.Units = append(x.obj.Units, gwUnit{Pn: pn, Fn: u.Fn, Name: u.Def.Name, Data: data,
-			Warning: u.Warning})
+			Warning: u.Warning, Note: u.Def.Note})
 	}
 	if len(us.Rest) == 0 {
 		return
@@ -272,9 +287,11 @@ func (x *gwExplainer) nodeLines(nodes []gw376.Node, indent int, nested string) {
 			x.nodeLines(n.Fields, indent+1, "")
 		default:
 			line := gwLine{indent: indent, off: gwDataStart + n.Offset, n: len(n.Raw),
-				name: name, meaning: nodeMeaning(n)}
-			if n.Name == "frame" {
-				line.nested = nested
+				name: name, meaning: nodeMeaning(n), secret: n.Secret && !x.opt.showSecrets}
+			if n.Name == "frame" && nested != "" {
+				// The DL/T 645 breakdown below shows these bytes, with passwords masked.
+				line.nested, line.below = nested, true
+				line.meaning = fmt.Sprintf("%d-byte DL/T 645 frame, broken down below", len(n.Raw))
 			}
 			x.lines = append(x.lines, line)
 		}
@@ -404,7 +421,12 @@ func (x *gwExplainer) text() string {
 			rng = fmt.Sprintf("%d-%d", l.off, l.off+l.n-1)
 		}
 		raw := ""
-		if l.n > 0 {
+		switch {
+		case l.secret:
+			raw = strings.TrimSpace(strings.Repeat("** ", min(l.n, 15)))
+		case l.below:
+			raw = "(below)"
+		case l.n > 0:
 			raw = fmt.Sprintf("% X", x.raw[l.off:l.off+l.n])
 			if len(raw) > 47 {
 				raw = raw[:44] + "..."

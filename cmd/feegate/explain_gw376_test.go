@@ -8,6 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/feegate/feegate/gw376"
+	"github.com/feegate/feegate/protocol"
 )
 
 // gwFixture is one frame of fixtures/gw376/frames.txt.
@@ -114,6 +117,9 @@ func TestExplainGW376Contract(t *testing.T) {
 	if strings.Contains(string(js), "020637") {
 		t.Errorf("the meter password leaked into the output: %s", js)
 	}
+	if strings.Contains(e.text, "35 6A 39 35") {
+		t.Errorf("scrambled password bytes shown outside the DL/T 645 breakdown:\n%s", e.text)
+	}
 	if !strings.Contains(e.text, "      | dlt645-2007 request from 151230011061") {
 		t.Errorf("embedded 645 breakdown not indented under the unit:\n%s", e.text)
 	}
@@ -155,5 +161,41 @@ func TestExplainGW376EventRecordFields(t *testing.T) {
 		if !strings.Contains(e.text, want) {
 			t.Errorf("text lacks %q:\n%s", want, e.text)
 		}
+	}
+}
+
+func TestExplainGW376UncertainFlagNoted(t *testing.T) {
+	addr, _ := protocol.ParseTerminalAddress("02001234")
+	req, err := gw376.NewUnitsRequest(addr, 2, gw376.AFNForward, 1, []gw376.UnitValue{{Fn: 10,
+		Value: map[string]any{"port": 31, "relay_count": 0, "relays": []any{},
+			"meter": "151230011061", "flag": 0x55, "password_length": 3, "password": "020637"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := gw376.Encode(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := explainGW376(raw, explainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.text, "2009 edition") || !strings.Contains(e.text, "note: flag meaning") {
+		t.Errorf("2009 F10 not marked:\n%s", e.text)
+	}
+	js, _ := json.Marshal(e.object)
+	if !strings.Contains(string(js), `"note":"flag meaning of 55H/AAH unverified"`) {
+		t.Errorf("JSON lacks the note: %s", js)
+	}
+	if strings.Contains(string(js), "020637") || strings.Contains(e.text, "02 06 37") ||
+		strings.Contains(e.text, "020637") {
+		t.Errorf("password shown without --show-secrets:\n%s\n%s", js, e.text)
+	}
+	shown, err := explainGW376(raw, explainOptions{showSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(shown.text, "02 06 37") {
+		t.Errorf("--show-secrets did not show the password:\n%s", shown.text)
 	}
 }
