@@ -101,3 +101,38 @@ func BenchmarkFramerNoisyStream(b *testing.B) {
 		fr.Reset()
 	}
 }
+
+// adversarialStream returns n bytes that make as many candidates as possible cost a
+// checksum: every byte is 0x68, so each offset is a start byte whose second start byte
+// matches and whose L (0x68 = 104) announces a 116-byte frame with a wrong checksum.
+func adversarialStream(n int) []byte { return bytes.Repeat([]byte{StartByte}, n) }
+
+// benchmarkFramerFeed writes stream to a framer in chunks of chunk bytes, calling Next
+// after each, and returns the number of frames found.
+func benchmarkFramerFeed(b *testing.B, stream []byte, chunk int) {
+	fr := NewFramer(2*MaxFrameLen, true)
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for off := 0; off < len(stream); off += chunk {
+			fr.Write(stream[off:min(off+chunk, len(stream))])
+			for fr.Next(false).Frame != nil {
+			}
+		}
+		fr.Reset()
+	}
+}
+
+// The 64 KiB and 1 MiB variants show whether Next is linear: equal MB/s means linear.
+func BenchmarkFramerAll68_64KiB(b *testing.B) {
+	benchmarkFramerFeed(b, adversarialStream(64<<10), 4096)
+}
+func BenchmarkFramerAll68_1MiB(b *testing.B) { benchmarkFramerFeed(b, adversarialStream(1<<20), 4096) }
+
+func BenchmarkFramerNoisyByteAtATime(b *testing.B) {
+	benchmarkFramerFeed(b, noisyStream(), 1)
+}
+
+func BenchmarkFramerAll68ByteAtATime(b *testing.B) {
+	benchmarkFramerFeed(b, adversarialStream(64<<10), 1)
+}

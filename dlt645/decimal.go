@@ -1,6 +1,7 @@
 package dlt645
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -15,32 +16,44 @@ type Decimal struct {
 	Scale uint8
 }
 
+// pow10 holds 10^0 to 10^18, every power of ten an int64 holds.
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-	1000000000}
+	1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000,
+	100000000000000, 1000000000000000, 10000000000000000, 100000000000000000,
+	1000000000000000000}
 
 // String returns the exact decimal text, with Scale digits after the point.
 func (d Decimal) String() string {
-	var buf [32]byte
+	var buf [48]byte
 	return string(d.append(buf[:0]))
 }
 
+// append writes the digits of |Units| with the point inserted Scale digits from the
+// right, so every Scale (even one beyond pow10) and every Units (even math.MinInt64)
+// prints exactly.
 func (d Decimal) append(dst []byte) []byte {
-	u := d.Units
-	if u < 0 {
+	abs := uint64(d.Units)
+	if d.Units < 0 {
 		dst = append(dst, '-')
-		u = -u
+		abs = -abs
 	}
-	if d.Scale == 0 {
-		return strconv.AppendInt(dst, u, 10)
+	var buf [24]byte
+	digits := strconv.AppendUint(buf[:0], abs, 10)
+	scale := int(d.Scale)
+	if scale == 0 {
+		return append(dst, digits...)
 	}
-	p := pow10[d.Scale]
-	dst = strconv.AppendInt(dst, u/p, 10)
+	if len(digits) <= scale {
+		dst = append(dst, '0', '.')
+		for i := len(digits); i < scale; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits...)
+	}
+	whole := len(digits) - scale
+	dst = append(dst, digits[:whole]...)
 	dst = append(dst, '.')
-	frac := strconv.AppendInt(nil, u%p, 10)
-	for i := len(frac); i < int(d.Scale); i++ {
-		dst = append(dst, '0')
-	}
-	return append(dst, frac...)
+	return append(dst, digits[whole:]...)
 }
 
 // MarshalJSON writes d as a JSON number with its exact digits.
@@ -48,7 +61,7 @@ func (d Decimal) MarshalJSON() ([]byte, error) { return d.append(nil), nil }
 
 // Float64 returns d as the nearest float64, for display and arithmetic that tolerates
 // rounding.
-func (d Decimal) Float64() float64 { return float64(d.Units) / float64(pow10[d.Scale]) }
+func (d Decimal) Float64() float64 { return float64(d.Units) / math.Pow10(int(d.Scale)) }
 
 // ParseDecimal parses text such as "112280.26" or "-0.5". The scale is the number of digits
 // after the point, at most 9.
@@ -81,14 +94,25 @@ func (d Decimal) Rescale(s uint8) (Decimal, bool) {
 	switch {
 	case s == d.Scale:
 		return d, true
+	case d.Units == 0:
+		return Decimal{Scale: s}, true
 	case s > d.Scale:
-		m := pow10[s-d.Scale]
+		k := int(s - d.Scale)
+		if k >= len(pow10) {
+			return Decimal{}, false
+		}
+		m := pow10[k]
 		if d.Units > (1<<62)/m || d.Units < -(1<<62)/m {
 			return Decimal{}, false
 		}
 		return Decimal{Units: d.Units * m, Scale: s}, true
 	default:
-		m := pow10[d.Scale-s]
+		k := int(d.Scale - s)
+		if k >= len(pow10) {
+			// 10^19 and above divide no int64 but zero, handled above.
+			return Decimal{}, false
+		}
+		m := pow10[k]
 		if d.Units%m != 0 {
 			return Decimal{}, false
 		}

@@ -226,9 +226,17 @@ func NewReadAssembly(addr protocol.MeterAddress, di DI) (*ReadAssembly, *Frame) 
 func (a *ReadAssembly) Done() bool { return a.done }
 
 // Add adds a reply. It returns the next request to send, or nil when the read is complete.
+// A reply from a meter the read was not sent to returns protocol.ErrAddressMismatch, and
+// a read that still has follow-up frames after SEQ 255 returns protocol.ErrFrameTooLarge,
+// because the one-byte SEQ cannot ask for more. A rejected reply leaves the assembly as
+// it was, so the caller may retry the same request.
 func (a *ReadAssembly) Add(f *Frame) (*Frame, error) {
 	if a.done {
 		return nil, unexpected(f, "read of %s is already complete", a.DI)
+	}
+	if !a.Address.Matches(f.Address) {
+		return nil, protocol.Errorf(protocol.ErrAddressMismatch, 1, 0,
+			"reply from %s to a read of %s from %s", f.Address, a.DI, a.Address)
 	}
 	var r ReadReply
 	var err error
@@ -243,6 +251,10 @@ func (a *ReadAssembly) Add(f *Frame) (*Frame, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if r.Followup && a.seq == 0xFF {
+		return nil, protocol.Errorf(protocol.ErrFrameTooLarge, -1, int64(a.Frames+1),
+			"read of %s still has follow-up frames after SEQ 255", a.DI)
 	}
 	a.Data = append(a.Data, r.Data...)
 	a.Frames++

@@ -68,11 +68,24 @@ func DecodeValue(it *Item, b []byte) (Value, error) {
 		}
 		t, err := parseBCDTime(b, timeFields[it.Format], defaultLocation)
 		if err != nil {
-			return Value{}, fmt.Errorf("DI %s (%s): %w", it.DIString(), it.Name, err)
+			return Value{}, itemError(it, err)
 		}
 		v.Data = t
 	}
 	return v, nil
+}
+
+// itemError puts the identifier and name of it in front of the detail of err. A
+// *protocol.Error stays unwrapped, so shiftOffset can still move its offset from the value
+// to the frame.
+func itemError(it *Item, err error) error {
+	pe, ok := err.(*protocol.Error)
+	if !ok {
+		return fmt.Errorf("DI %s (%s): %w", it.DIString(), it.Name, err)
+	}
+	c := *pe
+	c.Detail = fmt.Sprintf("DI %s (%s): %s", it.DIString(), it.Name, pe.Detail)
+	return &c
 }
 
 func isZero(b []byte) bool {
@@ -86,6 +99,12 @@ func isZero(b []byte) bool {
 
 func decodeNumber(it *Item, b []byte) (Decimal, error) {
 	var tmp [9]byte
+	if len(b) == 0 || len(b) > len(tmp) {
+		// A row built outside the table may have any size. Copying a longer value into
+		// tmp would drop its high bytes, so the number is rejected instead.
+		return Decimal{}, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(b)),
+			"DI %s (%s): a BCD number has 1 to %d bytes", it.DIString(), it.Name, len(tmp))
+	}
 	n := copy(tmp[:], b)
 	neg := false
 	if it.Format == FormatBCDSigned && tmp[n-1]&0x80 != 0 {
@@ -94,7 +113,7 @@ func decodeNumber(it *Item, b []byte) (Decimal, error) {
 	}
 	u, err := protocol.DecodeBCD(tmp[:n])
 	if err != nil {
-		return Decimal{}, fmt.Errorf("DI %s (%s): %w", it.DIString(), it.Name, err)
+		return Decimal{}, itemError(it, err)
 	}
 	d := Decimal{Units: int64(u), Scale: it.Decimals}
 	if neg {
