@@ -199,3 +199,47 @@ func TestExplainGW376UncertainFlagNoted(t *testing.T) {
 		t.Errorf("--show-secrets did not show the password:\n%s", shown.text)
 	}
 }
+
+func FuzzExplainGW376(f *testing.F) {
+	b, err := os.ReadFile("../../fixtures/gw376/frames.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, "|", 3)
+		if len(parts) < 2 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		raw, err := hex.DecodeString(strings.Join(strings.Fields(parts[1]), ""))
+		if err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		check := func(raw []byte) {
+			e, err := explainGW376(raw, explainOptions{})
+			if err != nil {
+				return
+			}
+			if _, err := json.Marshal(e.object); err != nil {
+				t.Fatalf("object does not marshal: %v", err)
+			}
+			if e.text == "" {
+				t.Fatal("empty breakdown")
+			}
+		}
+		check(raw)
+		// Most random inputs fail the checksum, so also wrap them as the data-unit area of
+		// a valid frame whose C, AFN and SEQ come from the first bytes.
+		if len(raw) < 3 {
+			return
+		}
+		fr := gw376.Frame{Control: gw376.ControlFromByte(raw[0]), AFN: gw376.AFN(raw[1]),
+			Seq: gw376.SeqFromByte(raw[2]), Data: raw[3:],
+			Address: protocol.TerminalAddress{A1: 4401, A2: 1}}
+		wrapped, err := gw376.Encode(&fr)
+		if err == nil {
+			check(wrapped)
+		}
+	})
+}
