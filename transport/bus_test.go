@@ -382,6 +382,11 @@ func FuzzRTUReplySpec(f *testing.F) {
 	f.Add([]byte{0x01, 0x03, 0x02, 0x00, 0x2A, 0x38, 0x4B}, byte(3))
 	f.Add([]byte{0x01, 0x83, 0x02, 0xC0, 0xF1}, byte(3))
 	f.Fuzz(func(t *testing.T, data []byte, function byte) {
+		if len(data) > 600 {
+			// A reply is at most 256 bytes: longer inputs only repeat the same scans, and
+			// the fuzzer spends minutes minimizing them.
+			t.Skip()
+		}
 		spec := RTUReplySpec(1, function)
 		fr := protocol.NewFramer(spec, 512)
 		fr.Write(data)

@@ -208,3 +208,34 @@ func TestModbusTCPLink(t *testing.T) {
 		t.Fatalf("read after exceptions: %v", err)
 	}
 }
+
+func TestModbusTCPTimeoutDropsConnection(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c) // read requests, never answer, until the client closes
+		close(closed)
+	}()
+	link := NewModbusTCPLink(ModbusTCPConfig{Address: ln.Addr().String(), Unit: 1,
+		Timeout: 100 * time.Millisecond})
+	defer link.Close()
+	_, err = link.Client().ReadHoldingRegisters(0, 1)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the link kept the connection after a timeout, so a late reply could be read")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"sync"
 	"time"
 
@@ -151,7 +152,15 @@ func checkRTUReply(b []byte, function byte) (int, error) {
 func modbusCRC(b []byte) uint16 {
 	crc := uint16(0xFFFF)
 	for _, c := range b {
-		crc ^= uint16(c)
+		crc = crc>>8 ^ crcTable[byte(crc)^c]
+	}
+	return crc
+}
+
+// crcTable holds the CRC-16/MODBUS remainder of every byte value, one row per byte.
+var crcTable = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i)
 		for range 8 {
 			if crc&1 != 0 {
 				crc = crc>>1 ^ 0xA001
@@ -159,9 +168,10 @@ func modbusCRC(b []byte) uint16 {
 				crc >>= 1
 			}
 		}
+		t[i] = crc
 	}
-	return crc
-}
+	return t
+}()
 
 // modbusKinds names the function codes for the request metrics.
 var modbusKinds = map[byte]string{
@@ -258,7 +268,12 @@ func (t *tcpTransporter) Send(adu []byte) ([]byte, error) {
 		t.log.Warn("modbus TCP request failed; dropping the connection",
 			zap.String("endpoint", t.cfg.Address), zap.Uint8("unit", t.cfg.Unit), zap.Error(err))
 		_ = t.handler.Close()
-		return nil, &BusError{Kind: ErrDisconnected, Bus: t.cfg.Address, Attempts: 1, Err: err}
+		kind := ErrDisconnected
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			kind = ErrTimeout
+		}
+		return nil, &BusError{Kind: kind, Bus: t.cfg.Address, Attempts: 1, Err: err}
 	}
 	if len(reply) > mbapLen+1 && reply[mbapLen] == function|0x80 {
 		t.metrics.requests.WithLabelValues(kind, "exception").Inc()
