@@ -82,3 +82,25 @@ func TestAssemblerSequenceErrors(t *testing.T) {
 		t.Errorf("over max frames: %v", err)
 	}
 }
+
+func TestAssemblerCapturedSeqBytes(t *testing.T) {
+	// A captured three-frame AFN0E active report carried SEQ 40, 01 and 22.
+	addr := protocol.TerminalAddress{A1: 2449, A2: 0x5845}
+	a := NewAssembler(8)
+	var m *Message
+	for i, seq := range []byte{0x40, 0x01, 0x22} {
+		f := eventFrame(addr, false, false, 0)
+		f.Seq = SeqFromByte(seq)
+		var err error
+		m, err = a.Add(f)
+		if err != nil {
+			t.Fatalf("frame %d (SEQ %02X): %v", i, seq, err)
+		}
+		if (m != nil) != (i == 2) {
+			t.Fatalf("frame %d (SEQ %02X): message %v", i, seq, m)
+		}
+	}
+	if len(m.Frames) != 3 {
+		t.Errorf("message has %d frames", len(m.Frames))
+	}
+}
