@@ -51,6 +51,16 @@ func parseBCDTime(b []byte, fields []timeField, loc *time.Location) (time.Time, 
 		return time.Time{}, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(v[day]),
 			"day %d does not exist in %04d-%02d", v[day], 2000+v[year], v[month])
 	}
+	if t.Hour() != v[hour] || t.Minute() != v[minute] {
+		// time.Date moves a clock time that a daylight-saving jump skips, such as 02:30
+		// on a spring-forward day, to another hour. Meters send clock time, so a skipped
+		// time is invalid rather than another instant.
+		// NOTE: a clock time that a fall-back repeats still decodes to one of its two
+		// instants, whichever time.Date picks; the meter zone Asia/Shanghai has neither.
+		return time.Time{}, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(v[hour]),
+			"%02d:%02d on %04d-%02d-%02d does not exist in zone %s", v[hour], v[minute],
+			2000+v[year], v[month], v[day], loc)
+	}
 	return t, nil
 }
 
