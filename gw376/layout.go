@@ -140,7 +140,9 @@ func decodeFields(layout []Field, b []byte, base int) ([]Node, int, error) {
 				}
 				d = fd.Format.dec(b[p:end])
 				size = d.n
-				if d.err != nil && d.n == 0 {
+				if d.err != nil {
+					// The bytes that did not decode belong to this field, not to the
+					// next unit.
 					size = end - p
 				}
 			default:
@@ -307,6 +309,9 @@ func ObjectOf(nodes []Node) Object {
 				items = append(items, ObjectOf(n.Items[j].Fields))
 			}
 			o = append(o, Member{n.Name, items})
+			if n.Err != nil {
+				o = append(o, Member{n.Name + "_error", n.Err.Error()})
+			}
 		case n.Fields != nil && n.Err == nil:
 			o = append(o, Member{n.Name, ObjectOf(n.Fields)})
 		case n.Err != nil:

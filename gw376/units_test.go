@@ -243,3 +243,16 @@ func FuzzWalkUnits(f *testing.F) {
 		}
 	})
 }
+
+func TestERCTruncatedRecordStaysInUnit(t *testing.T) {
+	// ERC14 announcing 10 content bytes with only 4 present.
+	data := []byte{0x00, 0x00, 0x01, 0x00, 1, 0, 0, 1, 14, 10, 0x18, 0x15, 0x04, 0x07}
+	us := WalkUnits(AFNClass3, Up, data)
+	if us.Err != nil || len(us.List) != 1 || len(us.Rest) != 0 {
+		t.Fatalf("units %d err %v rest % X", len(us.List), us.Err, us.Rest)
+	}
+	js := jsonOf(t, us.List[0])
+	if !strings.Contains(js, `"records":[],"records_error":"protocol: short frame: ERC14 record`) {
+		t.Errorf("truncated record not reported: %s", js)
+	}
+}

@@ -270,8 +270,12 @@ func (x *gwExplainer) nodeLines(nodes []gw376.Node, indent int, nested string) {
 		}
 		switch {
 		case n.IsGroup:
+			meaning := fmt.Sprintf("%d entries", len(n.Items))
+			if n.Err != nil {
+				meaning += ", then invalid: " + n.Err.Error()
+			}
 			x.lines = append(x.lines, gwLine{indent: indent, off: gwDataStart + n.Offset,
-				name: name, meaning: fmt.Sprintf("%d entries", len(n.Items))})
+				name: name, meaning: meaning})
 			for j := range n.Items {
 				it := &n.Items[j]
 				x.lines = append(x.lines, gwLine{indent: indent + 1, off: gwDataStart + it.Offset,
