@@ -321,6 +321,7 @@ func TestReplayTimingKeepsCapturedPause(t *testing.T) {
 		func() error { _, err := c.Send(capStart, true, fr["login"]); return err },
 		func() error { _, err := c.Send(capStart, false, fr["confirm"]); return err },
 		func() error { _, err := c.Send(capStart.Add(pause), true, fr["heartbeat"]); return err },
+		func() error { _, err := c.Send(capStart.Add(pause), false, fr["confirm"]); return err },
 		w.Flush,
 	}
 	for _, step := range steps {
