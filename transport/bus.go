@@ -60,7 +60,7 @@ type Exchange struct {
 	// Spec cuts the reply out of the received bytes. Required unless Broadcast is set.
 	Spec *protocol.FrameSpec
 	// Accept, when set, rejects frames that are not the reply, such as a late reply from
-	// another meter; an exact copy of Frame (an echo) is always rejected.
+	// another meter. An exact copy of Frame (an echo) is rejected in any case.
 	Accept func(frame []byte) bool
 	// Broadcast sends the frame and returns at once: no meter replies to a broadcast.
 	Broadcast bool
@@ -324,8 +324,8 @@ func (b *Bus) drain() int {
 }
 
 // readReply reads until spec yields an accepted frame. While every byte received so far
-// repeats the request (an adapter echo, or a reply whose header equals the request's) the
-// first-byte deadline applies; after that, a pause longer than inter ends the attempt.
+// repeats the request, as an adapter echo or a reply header equal to the request's does,
+// the first-byte deadline applies. After that, a pause longer than inter ends the attempt.
 func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 	inter time.Duration) ([]byte, int, error) {
 	framer := protocol.NewFramer(*ex.Spec, busMaxBuffered)

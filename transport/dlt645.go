@@ -8,8 +8,8 @@ import (
 )
 
 // DLT645Exchange returns the Exchange of one DL/T 645 request frame as dlt645.Encode or
-// dlt645.Append builds it, with or without its 0xFE preamble: the preamble is written
-// separately as Preamble645, broadcast frames wait for no reply, and only a reply frame
+// dlt645.Append builds it, with or without its 0xFE preamble. The preamble is written
+// separately as Preamble645, and broadcast frames wait for no reply. Only a reply frame
 // (direction bit set) from the addressed meter with the request's function code is
 // accepted, and a normal reply to a read must repeat the request's data identifier. So an
 // echo, or a late reply to an earlier request that timed out, is skipped rather than taken

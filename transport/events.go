@@ -15,8 +15,8 @@ type EventKind int
 const (
 	// EventOnline means a terminal logged in while it had no session.
 	EventOnline EventKind = iota + 1
-	// EventOffline means a terminal's session ended; Reason says why. A session replaced by
-	// a newer connection of the same terminal ends without this event.
+	// EventOffline means a terminal's session ended, for the cause in Reason. A session
+	// replaced by a newer connection of the same terminal ends without this event.
 	EventOffline
 	// EventReport carries an active report (PRM=1 uplink other than AFN02), after its
 	// confirmation when CON was set.

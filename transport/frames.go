@@ -110,7 +110,7 @@ func (s *Server) link(cs *connState, c gnet.Conn, f *gw376.Frame, sc *frameScrat
 	return s.confirm(cs, c, f, sc)
 }
 
-// confirm writes the AFN00 answer to frame f from the event loop.
+// confirm writes the AFN00 confirmation of frame f from the event loop.
 func (s *Server) confirm(cs *connState, c gnet.Conn, f *gw376.Frame,
 	sc *frameScratch) gnet.Action {
 	var ans gw376.Frame

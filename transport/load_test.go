@@ -47,7 +47,7 @@ func sourceIP(i int) *net.TCPAddr {
 }
 
 // runLoadGen is the child process: it logs in n terminals and then idles, storms or
-// heartbeats as mode says, printing "ready N" and "result ..." lines on stdout.
+// heartbeats as mode selects, printing "ready N" and "result ..." lines on stdout.
 func runLoadGen(mode string) int {
 	addr := os.Getenv(envLoadAddr)
 	n, _ := strconv.Atoi(os.Getenv(envLoadCount))

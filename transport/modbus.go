@@ -51,9 +51,10 @@ type rtuTransporter struct {
 	cfg ModbusRTUConfig
 }
 
-// Send writes one RTU request and returns the reply ADU. The goburrow RTU transporter
-// decides whether a reply is an exception by testing the request's function byte with
-// 0x80, which is never set, so it reads exception replies short; this one tests the reply.
+// Send writes one RTU request and returns the reply ADU. The goburrow v0.1.0 RTU
+// transporter tests the request's function byte with 0x80 to spot an exception, but that
+// bit is never set in a request, so it reads exception replies short. This one tests the
+// reply's function byte.
 func (t *rtuTransporter) Send(adu []byte) ([]byte, error) {
 	if len(adu) < rtuMinLen {
 		return nil, &BusError{Kind: ErrInvalidRequest, Bus: t.bus.cfg.Name,
@@ -75,7 +76,7 @@ func (t *rtuTransporter) Send(adu []byte) ([]byte, error) {
 		return nil, err
 	}
 	if unit == 0 {
-		// No unit answers a broadcast; the library needs a well-formed ADU to decode.
+		// No unit replies to a broadcast, and the library needs a whole ADU to decode.
 		return nil, &BusError{Kind: ErrInvalidRequest, Bus: t.bus.cfg.Name,
 			Err: errors.New("modbus broadcast sent; no reply to decode")}
 	}
@@ -87,8 +88,8 @@ func (t *rtuTransporter) Send(adu []byte) ([]byte, error) {
 }
 
 // RTUReplySpec returns the stream-framer description of the reply to a request with the
-// given unit and function: the reply starts with the unit byte, its length follows from
-// the function (or from the byte count of read replies), and it ends with a valid CRC. An
+// given unit and function. The reply starts with the unit byte and ends with a valid CRC.
+// Its length follows from the function, or from the byte count of read replies, and an
 // exception reply (function | 0x80) is 5 bytes long.
 func RTUReplySpec(unit, function byte) protocol.FrameSpec {
 	return protocol.FrameSpec{
@@ -209,10 +210,11 @@ type ModbusTCPConfig struct {
 	Metrics *Metrics
 }
 
-// ModbusTCPLink is a Modbus TCP client for one unit: the goburrow TCP packager and
-// transporter, with exception replies returned as *ModbusError and the connection dropped
-// after any failed request, so that a late reply is never read as the next one's. The next
-// request reconnects. Its client is safe for concurrent use; requests run one at a time.
+// ModbusTCPLink is a Modbus TCP client for one unit, built on the goburrow TCP packager and
+// transporter. Exception replies are returned as *ModbusError. After any failed request
+// the connection is dropped, so a late reply is never read as the next request's, and the
+// next request reconnects. Its client is safe for concurrent use and runs one request at
+// a time.
 type ModbusTCPLink struct {
 	handler *modbus.TCPClientHandler
 	client  modbus.Client

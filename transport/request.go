@@ -75,10 +75,11 @@ func (s *Server) Request(ctx context.Context, terminal protocol.TerminalAddress,
 // terminal's frame counter PFC; a set TpV gets the PFC in Tp. The rest of frame, such as
 // the AFN, the data units and PW, is sent as given, so build it with gw376.NewRequest.
 //
-// One request per terminal is outstanding at a time; others queue, at most MaxQueued. A
-// reply must come from the terminal with the request's AFN (or AFN00) and RSEQ equal to
-// the PSEQ, counting up by one per frame of a multi-frame reply; any other reply is late,
-// counted and dropped. An unanswered request is written again with the same PSEQ.
+// One request per terminal is outstanding at a time, and others queue, at most MaxQueued.
+// A reply must come from the terminal with the request's AFN (or AFN00) and RSEQ equal to
+// the PSEQ, counting up by one per frame of a multi-frame reply. Any other reply is late:
+// it is counted and dropped. A request without a reply is written again with the same
+// PSEQ.
 //
 // Errors are *TerminalError values of kind ErrTerminalOffline, ErrTimeout, ErrSuperseded
 // (a newer connection replaced the session), ErrDisconnected, ErrDenied (AFN00 F2),
@@ -289,10 +290,10 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 	}
 }
 
-func (s *Server) late(sess *session, f *gw376.Frame, why string) {
+func (s *Server) late(sess *session, f *gw376.Frame, cause string) {
 	s.metrics.lateReplies.WithLabelValues("gw376").Inc()
 	s.log.Debug("late reply dropped", zap.Stringer("terminal", sess.addr),
-		zap.Stringer("afn", afnHex(f.AFN)), zap.Uint8("rseq", f.Seq.Num), zap.String("why", why))
+		zap.Stringer("afn", afnHex(f.AFN)), zap.Uint8("rseq", f.Seq.Num), zap.String("cause", cause))
 }
 
 // Timeout returns the per-attempt reply timeout of req: for AFN10 F1 the forward timeout

@@ -20,14 +20,14 @@ import (
 	"github.com/feegate/feegate/protocol"
 )
 
-// ConfirmStyle selects the AFN00 answer to logins, heartbeats and logouts.
+// ConfirmStyle selects the AFN00 confirmation of logins, heartbeats and logouts.
 type ConfirmStyle int
 
 const (
-	// ConfirmPerUnit answers with AFN00 F3, confirming the frame's data unit, as the 2013
-	// edition of the standard specifies.
+	// ConfirmPerUnit confirms with AFN00 F3, one result for the frame's data unit, as the
+	// 2013 edition of the standard specifies.
 	ConfirmPerUnit ConfirmStyle = iota
-	// ConfirmAllUnits answers with AFN00 F1, as most masters in the field do.
+	// ConfirmAllUnits confirms with AFN00 F1, as most masters in the field do.
 	ConfirmAllUnits
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/feegate/feegate/protocol"
 )
 
-// DisconnectReason is why a terminal connection closed.
+// DisconnectReason is the recorded cause of a closed terminal connection.
 type DisconnectReason string
 
 // Disconnect reasons, as the diagnostics and the disconnect metric report them.
@@ -78,9 +78,9 @@ type session struct {
 	closed  error // set when the session ends: the error for pending and new requests
 }
 
-// terminal is what the server keeps about one terminal address across its connections:
-// the current session, the request queue and the diagnostics. Its fields are guarded by
-// mu, except queue, which is a channel.
+// terminal is the server's record of one terminal address across its connections: the
+// current session, the request queue and the diagnostics. Its fields are guarded by mu,
+// except queue, which is a channel.
 type terminal struct {
 	addr protocol.TerminalAddress
 	// queue holds one token: the request that owns it is the terminal's outstanding one.
@@ -152,8 +152,8 @@ type Disconnect struct {
 	Reason DisconnectReason `json:"reason"`
 }
 
-// Diagnostics is what the server knows about one terminal, in the field names of the
-// terminal object of the HTTP API.
+// Diagnostics is the state of one terminal as the server records it, in the field names of
+// the terminal object of the HTTP API.
 type Diagnostics struct {
 	Address          string                   `json:"address"`
 	Online           bool                     `json:"online"`
