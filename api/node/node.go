@@ -45,6 +45,10 @@ type Config struct {
 	SecuritySecret string
 	// Operator is the 8-digit operator code of controls that name none.
 	Operator string
+	// ForwardTimeout and ForwardControlTimeout are the meter reply waits written into
+	// AFN10 F1 forwards for reads and for controls; 0 means 5 s and 10 s.
+	ForwardTimeout        time.Duration
+	ForwardControlTimeout time.Duration
 	// ShutdownTimeout bounds the drain of commands in flight at Close; 0 means 10 s.
 	ShutdownTimeout time.Duration
 	// Logger receives every log line; nil means none.
@@ -169,8 +173,9 @@ func Start(cfg Config) (n *Node, err error) {
 	linePlan := meterPlan(n.lines)
 	drivers := map[string]gateway.Driver{
 		gateway.RouteTerminal: &plan.TerminalRoutes{
-			Meters: meterPlan(&plan.Forwarder{Server: n.terminals}),
-			Turns:  &plan.Turns{Server: n.terminals, Location: loc}},
+			Meters: meterPlan(&plan.Forwarder{Server: n.terminals,
+				ReadTimeout: cfg.ForwardTimeout, ControlTimeout: cfg.ForwardControlTimeout}),
+			Turns: &plan.Turns{Server: n.terminals, Location: loc}},
 		gateway.RouteBus:    linePlan,
 		gateway.RouteLink:   linePlan,
 		gateway.RouteModbus: n.modbus,

@@ -31,6 +31,8 @@ type serveFile struct {
 	SecuritySecret  string         `yaml:"security_secret"`
 	Operator        string         `yaml:"operator"`
 	ShutdownTimeout time.Duration  `yaml:"shutdown_timeout"`
+	ForwardTimeout  time.Duration  `yaml:"forward_timeout"`
+	ForwardControl  time.Duration  `yaml:"forward_control_timeout"`
 	Engine          gateway.Config `yaml:"engine"`
 	Terminal        terminalFile   `yaml:"terminal"`
 }
@@ -115,7 +117,9 @@ func loadServeConfig(f serveFlags) (node.Config, string, error) {
 		SecuritySecret:  file.SecuritySecret,
 		Operator:        file.Operator,
 		ShutdownTimeout: file.ShutdownTimeout,
+		ForwardTimeout:  file.ForwardTimeout,
 	}
+	cfg.ForwardControlTimeout = file.ForwardControl
 	switch {
 	case len(f.tokens) > 0:
 		cfg.Tokens = f.tokens

@@ -313,14 +313,20 @@ func (p *DLT645) Status(ctx context.Context, d gateway.Device) (gateway.RelaySta
 	return st, nil
 }
 
+// tableNames maps API read items to DL/T 645 table rows where the names differ: the API's
+// power is the total active power, not the per-phase block.
+var tableNames = map[string]string{"power": "power_total"}
+
 // itemFor finds the table row of a read item for the meter's edition.
 func itemFor(name string, ed dlt645.Edition) *dlt645.Item {
-	for _, it := range dlt645.Items() {
-		if it.Edition == ed && it.Name == name {
-			return it
-		}
+	if alias, ok := tableNames[name]; ok {
+		name = alias
 	}
-	return nil
+	it, ok := dlt645.LookupName(ed, name)
+	if !ok {
+		return nil
+	}
+	return it
 }
 
 // Read reads the named items. relay_state and status_word_3 come from status word 3.
@@ -334,7 +340,10 @@ func (p *DLT645) Read(ctx context.Context, d gateway.Device, items []string) (
 	}
 	out := map[string]gateway.Reading{}
 	for _, name := range items {
-		if name == "relay_state" && ed == dlt645.Edition2007 {
+		if name == "relay_state" && ed == dlt645.Edition1997 {
+			continue // 1997 meters have no relay to report
+		}
+		if name == "relay_state" {
 			v, _, err := p.read(ctx, m, diStatusWord3)
 			if err != nil {
 				return nil, err

@@ -38,6 +38,11 @@ func portControl(baud int) byte {
 // an AFN10 F1 transparent forward on the meter's port. It is safe for concurrent use.
 type Forwarder struct {
 	Server *transport.Server
+	// ReadTimeout and ControlTimeout are the meter reply waits written into AFN10 F1 for
+	// reads and for relay controls and security requests; 0 means 5 s and 10 s. The
+	// terminal server adds its forward margin to them.
+	ReadTimeout    time.Duration
+	ControlTimeout time.Duration
 }
 
 // forwardData builds the AFN10 F1 downlink data unit: p0 F1, port, control byte, frame
@@ -80,10 +85,10 @@ func (fw *Forwarder) Exchange(ctx context.Context, m *gateway.MeterEntry, frame 
 		return nil, gateway.Fail(gateway.ReasonInternal, nil, "terminal %q: %v",
 			m.Route.Terminal, err)
 	}
-	timeout := forwardTimeoutRead
+	timeout := orDuration(fw.ReadTimeout, forwardTimeoutRead)
 	opts := transport.RequestOptions{}
 	if kind == "relay_control" || kind == "security" {
-		timeout = forwardTimeoutSecurity
+		timeout = orDuration(fw.ControlTimeout, forwardTimeoutSecurity)
 		// A control is written once; a lost reply is resolved by reading the status.
 		opts.Attempts = 1
 	}
@@ -124,4 +129,11 @@ func (fw *Forwarder) Exchange(ctx context.Context, m *gateway.MeterEntry, frame 
 	}
 	return nil, gateway.Fail(gateway.ReasonChannelError, &gateway.Evidence{FrameHex: raw},
 		"terminal reply carries no AFN10 F1 data unit")
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
