@@ -19,14 +19,16 @@ func TestAssemblerMultiFrame(t *testing.T) {
 	addr := protocol.TerminalAddress{A1: 2449, A2: 0x5845}
 	a := NewAssembler(8)
 	// First, middle and last with RSEQ 15, 0, 1: the counter wraps.
-	for i, f := range []*Frame{eventFrame(addr, true, false, 15), eventFrame(addr, false, false, 0)} {
+	for i, f := range []*Frame{eventFrame(addr, true, false, 15), eventFrame(addr, false, false,
+		0)} {
 		m, err := a.Add(f)
 		if m != nil || err != nil {
 			t.Fatalf("frame %d: message %v err %v", i, m, err)
 		}
 	}
 	other := protocol.TerminalAddress{A1: 2449, A2: 1}
-	if m, err := a.Add(eventFrame(other, true, true, 3)); err != nil || m == nil || len(m.Frames) != 1 {
+	if m, err := a.Add(eventFrame(other, true, true,
+		3)); err != nil || m == nil || len(m.Frames) != 1 {
 		t.Fatalf("another terminal's single frame: %v %v", m, err)
 	}
 	m, err := a.Add(eventFrame(addr, false, true, 1))
@@ -78,7 +80,8 @@ func TestAssemblerSequenceErrors(t *testing.T) {
 	for i := uint8(1); i < 3; i++ {
 		a.Add(eventFrame(addr, false, false, i))
 	}
-	if _, err := a.Add(eventFrame(addr, false, false, 3)); !errors.Is(err, protocol.ErrFrameTooLarge) {
+	if _, err := a.Add(eventFrame(addr, false, false, 3)); !errors.Is(err,
+		protocol.ErrFrameTooLarge) {
 		t.Errorf("over max frames: %v", err)
 	}
 }

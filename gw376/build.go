@@ -144,13 +144,15 @@ func requestControl(afn AFN) (Control, bool) {
 // master address msa (1–127), sequence number pseq and the data-unit area data. PW is zero
 // when afn carries one (authentication scheme 0); set Frame.PW for other schemes. Use
 // Frame.SetTp to add a time label.
-func NewRequest(addr protocol.TerminalAddress, msa uint8, afn AFN, pseq uint8, data []byte) (Frame, error) {
+func NewRequest(addr protocol.TerminalAddress, msa uint8, afn AFN, pseq uint8, data []byte) (Frame,
+	error) {
 	if msa == 0 || msa > 127 {
 		return Frame{}, protocol.Errorf(protocol.ErrInvalidAddress, -1, int64(msa),
 			"a master request needs MSA 1 to 127")
 	}
 	if pseq > 15 {
-		return Frame{}, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(pseq), "PSEQ must be 0 to 15")
+		return Frame{},
+			protocol.Errorf(protocol.ErrInvalidValue, -1, int64(pseq), "PSEQ must be 0 to 15")
 	}
 	c, con := requestControl(afn)
 	return Frame{

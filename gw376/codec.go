@@ -36,7 +36,8 @@ func checkFrame(b []byte, maxL1 int) (int, error) {
 		return 0, nil
 	}
 	if b[0] != StartByte {
-		return 0, protocol.Mismatch(protocol.ErrBadStart, 0, int64(b[0]), StartByte, "first start byte")
+		return 0, protocol.Mismatch(protocol.ErrBadStart, 0, int64(b[0]), StartByte,
+			"first start byte")
 	}
 	if len(b) >= 3 {
 		l := uint16(b[1]) | uint16(b[2])<<8
@@ -62,7 +63,8 @@ func checkFrame(b []byte, maxL1 int) (int, error) {
 		return 0, nil
 	}
 	if b[5] != StartByte {
-		return 0, protocol.Mismatch(protocol.ErrBadStart, 5, int64(b[5]), StartByte, "second start byte")
+		return 0, protocol.Mismatch(protocol.ErrBadStart, 5, int64(b[5]), StartByte,
+			"second start byte")
 	}
 	l1 := int(uint16(b[1])|uint16(b[2])<<8) >> 2
 	total := l1 + Overhead
@@ -75,7 +77,8 @@ func checkFrame(b []byte, maxL1 int) (int, error) {
 			int64(cs), "CS over C, A and the application layer")
 	}
 	if b[total-1] != EndByte {
-		return 0, protocol.Mismatch(protocol.ErrBadEnd, total-1, int64(b[total-1]), EndByte, "end byte")
+		return 0, protocol.Mismatch(protocol.ErrBadEnd, total-1, int64(b[total-1]), EndByte,
+			"end byte")
 	}
 	return total, nil
 }
@@ -102,7 +105,8 @@ func DecodeInto(f *Frame, b []byte) error {
 		return err
 	}
 	if total == 0 {
-		return protocol.Errorf(protocol.ErrShortFrame, -1, int64(len(b)), "frame needs at least %d bytes",
+		return protocol.Errorf(protocol.ErrShortFrame, -1, int64(len(b)),
+			"frame needs at least %d bytes",
 			frameNeed(b))
 	}
 	if total != len(b) {

@@ -162,7 +162,8 @@ func TestCheckRejects(t *testing.T) {
 	if _, err := Decode(good[:12]); !errors.Is(err, protocol.ErrShortFrame) {
 		t.Errorf("short: err = %v", err)
 	}
-	if _, err := Decode(append(append([]byte(nil), good...), 0)); !errors.Is(err, protocol.ErrBadLength) {
+	if _, err := Decode(append(append([]byte(nil), good...), 0)); !errors.Is(err,
+		protocol.ErrBadLength) {
 		t.Errorf("trailing byte: err = %v", err)
 	}
 	small := []byte{0x68, 0x1E, 0x00, 0x1E, 0x00, 0x68}
@@ -240,7 +241,8 @@ func TestConfirmBuild(t *testing.T) {
 
 func TestRequestAndReply(t *testing.T) {
 	addr := protocol.TerminalAddress{A1: 200, A2: 0x1234}
-	if _, err := NewRequest(addr, 0, AFNClass1, 1, nil); !errors.Is(err, protocol.ErrInvalidAddress) {
+	if _, err := NewRequest(addr, 0, AFNClass1, 1, nil); !errors.Is(err,
+		protocol.ErrInvalidAddress) {
 		t.Errorf("MSA 0: err = %v", err)
 	}
 	id, _ := IDFor(0, 2)

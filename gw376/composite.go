@@ -38,27 +38,31 @@ func bitFields(name string, size int, parts ...bitPart) *Format {
 					if raw < int64(len(p.names)) {
 						n.Value = p.names[raw]
 					} else {
-						n.Err = protocol.Errorf(protocol.ErrInvalidValue, -1, raw, "%s code", p.name)
+						n.Err = protocol.Errorf(protocol.ErrInvalidValue, -1, raw, "%s code",
+							p.name)
 					}
 				case p.values != nil:
 					if raw < int64(len(p.values)) && p.values[raw] >= 0 {
 						n.Value = json.Number(strconv.FormatInt(p.values[raw], 10))
 					} else {
-						n.Err = protocol.Errorf(protocol.ErrInvalidValue, -1, raw, "%s code", p.name)
+						n.Err = protocol.Errorf(protocol.ErrInvalidValue, -1, raw, "%s code",
+							p.name)
 					}
 				default:
 					n.Value = json.Number(strconv.FormatInt(raw+p.add, 10))
 				}
 				nodes = append(nodes, n)
 			}
-			return decoded{fields: nodes, note: "0x" + strings.ToUpper(hex.EncodeToString(b[:size]))}
+			return decoded{fields: nodes,
+				note: "0x" + strings.ToUpper(hex.EncodeToString(b[:size]))}
 		},
 		enc: func(dst []byte, v any) ([]byte, error) {
 			var word uint64
 			for _, p := range parts {
 				x, ok := lookup(v, p.name)
 				if !ok {
-					return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "bit field %s missing", p.name)
+					return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+						"bit field %s missing", p.name)
 				}
 				raw, err := bitPartRaw(p, x)
 				if err != nil {
@@ -86,7 +90,9 @@ func bitPartRaw(p bitPart, x any) (int64, error) {
 				return int64(i), nil
 			}
 		}
-		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "%s %v is not one of %v", p.name, x, p.names)
+		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "%s %v is not one of %v", p.name,
+			x,
+			p.names)
 	}
 	neg, n, err := parseDecimal(x, 0)
 	if err != nil {
@@ -102,7 +108,9 @@ func bitPartRaw(p bitPart, x any) (int64, error) {
 				return int64(i), nil
 			}
 		}
-		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, v, "%s %d is not a valid choice", p.name, v)
+		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, v, "%s %d is not a valid choice",
+			p.name,
+			v)
 	}
 	return v - p.add, nil
 }
@@ -165,7 +173,8 @@ func ParseID(s string) (ID, error) {
 	var id ID
 	pnPart, fnPart, ok := strings.Cut(strings.TrimSpace(s), " ")
 	if !ok {
-		return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "identifier %q must read like \"p1 F25\"", s)
+		return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"identifier %q must read like \"p1 F25\"", s)
 	}
 	for _, p := range strings.Split(pnPart, ",") {
 		var pn uint16
@@ -174,7 +183,9 @@ func ParseID(s string) (ID, error) {
 		} else {
 			n, err := strconv.Atoi(strings.TrimPrefix(p, "p"))
 			if err != nil || !strings.HasPrefix(p, "p") || n < 0 || n > MaxPn {
-				return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "identifier %q: invalid point %q", s, p)
+				return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+					"identifier %q: invalid point %q",
+					s, p)
 			}
 			pn = uint16(n)
 		}
@@ -188,7 +199,8 @@ func ParseID(s string) (ID, error) {
 	for _, f := range strings.Split(fnPart, ",") {
 		n, err := strconv.Atoi(strings.TrimPrefix(f, "F"))
 		if err != nil || !strings.HasPrefix(f, "F") || n < 1 || n > MaxFn {
-			return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "identifier %q: invalid Fn %q", s, f)
+			return id, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+				"identifier %q: invalid Fn %q", s, f)
 		}
 		if err := id.DT.Add(uint8(n)); err != nil {
 			return id, err
@@ -209,12 +221,16 @@ var ipFormat = &Format{
 		s, _ := v.(string)
 		parts := strings.Split(s, ".")
 		if len(parts) != 4 {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "IP address %v must have 4 octets", v)
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+				"IP address %v must have 4 octets",
+				v)
 		}
 		for _, p := range parts {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 0 || n > 255 {
-				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "IP address %v: invalid octet %q", v, p)
+				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+					"IP address %v: invalid octet %q",
+					v, p)
 			}
 			dst = append(dst, byte(n))
 		}
@@ -233,7 +249,8 @@ var diFormat = &Format{
 	enc: func(dst []byte, v any) ([]byte, error) {
 		b, err := hexValue(v)
 		if err != nil || len(b) != 4 {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "DI %v must be 8 hex digits", v)
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+				"DI %v must be 8 hex digits", v)
 		}
 		return append(dst, b[3], b[2], b[1], b[0]), nil
 	},
@@ -253,7 +270,8 @@ var diDataFormat = &Format{
 		}
 		di := diFormat.dec(b)
 		return decoded{n: len(b), fields: []Node{
-			{Name: "di", Label: "data identifier", Format: "DI", Offset: 0, Raw: b[:4], Value: di.value},
+			{Name: "di", Label: "data identifier", Format: "DI", Offset: 0, Raw: b[:4],
+				Value: di.value},
 			{Name: "data", Label: "data as the meter sent it", Format: "BIN", Offset: 4, Raw: b[4:],
 				Value: strings.ToUpper(hex.EncodeToString(b[4:]))},
 		}}

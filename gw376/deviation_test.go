@@ -51,7 +51,8 @@ func TestDeviationHeartbeatClock(t *testing.T) {
 	if len(old.List[0].Fields) != 0 {
 		t.Errorf("2009 heartbeat has fields %+v", old.List[0].Fields)
 	}
-	if n := FindNode(clocked.List[0].Fields, "clock"); n == nil || n.Value != "2019-07-03T17:41:17" {
+	if n := FindNode(clocked.List[0].Fields,
+		"clock"); n == nil || n.Value != "2019-07-03T17:41:17" {
 		t.Errorf("2013 heartbeat clock %+v", n)
 	}
 }

@@ -112,7 +112,8 @@ func init() {
 			{Name: "power_before_kw", Label: "power before the trip", Format: a2Format, Unit: "kW"},
 			{Name: "power_after_2min_kw", Label: "power 2 minutes after the trip", Format: a2Format,
 				Unit: "kW"},
-			{Name: "setpoint_kw", Label: "power setpoint at the trip", Format: a2Format, Unit: "kW"},
+			{Name: "setpoint_kw", Label: "power setpoint at the trip", Format: a2Format,
+				Unit: "kW"},
 		}}},
 		&ERCDef{Code: 7, Layouts: map[int][]Field{16: {
 			{Name: "time", Label: "trip time (跳闸时间)", Format: a15Format},
@@ -162,7 +163,8 @@ func init() {
 		}}},
 		&ERCDef{Code: 21, Layouts: map[int][]Field{6: {
 			ercTime,
-			{Name: "fault", Label: "1 memory, 2 clock, 3 board link, 4 RS-485, 5 display, 6 carrier",
+			{Name: "fault",
+				Label:  "1 memory, 2 clock, 3 board link, 4 RS-485, 5 display, 6 carrier",
 				Format: bin1},
 		}}},
 		&ERCDef{Code: 23, Layouts: map[int][]Field{16: {
@@ -171,15 +173,17 @@ func init() {
 			{Name: "turns", Label: "engaged turns (投入轮次)", Format: bs8},
 			{Name: "control_kind", Label: "D0 monthly, D1 purchase control (电控类别)", Format: bs8},
 			{Name: "energy", Label: "energy at the alarm", Format: a3Format, Unit: "kWh or li"},
-			{Name: "setpoint", Label: "energy-control setpoint", Format: a3Format, Unit: "kWh or li"},
+			{Name: "setpoint", Label: "energy-control setpoint", Format: a3Format,
+				Unit: "kWh or li"},
 		}}},
 		&ERCDef{Code: 31, Layouts: map[int][]Field{21: {
 			ercTime, ercMeterPn,
 			{Name: "last_success", Label: "last successful reading", Format: a15Format},
 			{Name: "forward_active_kwh", Label: "forward active energy then", Format: a14Format,
 				Unit: "kWh"},
-			{Name: "forward_reactive_kvarh", Label: "forward reactive energy then", Format: a11Format,
-				Unit: "kvarh"},
+			{Name: "forward_reactive_kvarh", Label: "forward reactive energy then",
+				Format: a11Format,
+				Unit:   "kvarh"},
 		}}},
 		&ERCDef{Code: 33, Layouts: map[int][]Field{35: {
 			ercTime, ercMeterPn,
@@ -265,7 +269,8 @@ func encodeERCList(dst []byte, v any) ([]byte, error) {
 	for _, rec := range list {
 		code, ok := intOf(rec, "erc")
 		if !ok || code < 0 || code > 255 {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "event record without a valid erc")
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+				"event record without a valid erc")
 		}
 		content, _ := lookup(rec, "content")
 		var body []byte
@@ -279,7 +284,8 @@ func encodeERCList(dst []byte, v any) ([]byte, error) {
 			return dst, err
 		}
 		if len(body) > 255 {
-			return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(body)), "ERC%d content over 255 bytes", code)
+			return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(body)),
+				"ERC%d content over 255 bytes", code)
 		}
 		dst = append(dst, byte(code), byte(len(body)))
 		dst = append(dst, body...)

@@ -36,7 +36,11 @@ func Example_forward() {
 	data, _ := fwd.Append(id.Append(nil))
 	req, _ := gw376.NewRequest(addr, 2, gw376.AFNForward, 0, data)
 	raw, _ := gw376.Encode(&req)
-	fmt.Printf("% X\n", raw)
+	fmt.Printf("header  % X\n", raw[:14])
+	fmt.Printf("unit    % X\n", raw[14:40])
+	fmt.Printf("PW, end % X\n", raw[40:])
 	// Output:
-	// 68 CA 00 CA 00 68 4B 00 02 34 12 04 10 60 00 00 01 00 1F 6B BC 0A 10 00 68 61 10 01 30 12 15 68 11 04 33 33 34 33 7B 16 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 74 16
+	// header  68 CA 00 CA 00 68 4B 00 02 34 12 04 10 60
+	// unit    00 00 01 00 1F 6B BC 0A 10 00 68 61 10 01 30 12 15 68 11 04 33 33 34 33 7B 16
+	// PW, end 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 74 16
 }

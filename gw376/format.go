@@ -71,7 +71,8 @@ func (p bcdNumber) encode(dst []byte, v any) ([]byte, error) {
 		return dst, err
 	}
 	if neg && p.signMask == 0 {
-		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "negative value %v in an unsigned format", v)
+		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"negative value %v in an unsigned format", v)
 	}
 	buf := make([]byte, p.size)
 	if err := protocol.EncodeBCD(buf, digits); err != nil {
@@ -133,7 +134,8 @@ func parseDecimal(v any, scale int) (bool, uint64, error) {
 	case float64:
 		s = strconv.FormatFloat(x, 'f', -1, 64)
 	default:
-		return false, 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "value %v (%T) is not a number", v, v)
+		return false, 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"value %v (%T) is not a number", v, v)
 	}
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -152,7 +154,8 @@ func parseDecimal(v any, scale int) (bool, uint64, error) {
 	}
 	n, err := strconv.ParseUint(digits, 10, 64)
 	if err != nil {
-		return false, 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "value %v is not a decimal number", v)
+		return false, 0, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"value %v is not a decimal number", v)
 	}
 	return neg && n != 0, n, nil
 }
@@ -226,7 +229,9 @@ var a2Format = &Format{
 		lo, err1 := protocol.FromBCD(b[0])
 		hi := int(b[1] & 0x0F)
 		if err1 != nil || hi > 9 {
-			return decoded{err: protocol.Errorf(protocol.ErrInvalidBCD, -1, int64(b[0])|int64(b[1])<<8, "A.2 digits")}
+			return decoded{err: protocol.Errorf(protocol.ErrInvalidBCD, -1,
+				int64(b[0])|int64(b[1])<<8,
+				"A.2 digits")}
 		}
 		g := int(b[1] >> 5)
 		exp := 4 - g
@@ -308,7 +313,8 @@ var a12Format = &Format{
 	dec: func(b []byte) decoded {
 		for _, c := range b[:6] {
 			if !protocol.IsBCD(c) {
-				return decoded{err: protocol.Errorf(protocol.ErrInvalidBCD, -1, int64(c), "A.12 address")}
+				return decoded{err: protocol.Errorf(protocol.ErrInvalidBCD, -1, int64(c),
+					"A.12 address")}
 			}
 		}
 		var a protocol.MeterAddress
@@ -318,7 +324,8 @@ var a12Format = &Format{
 	enc: func(dst []byte, v any) ([]byte, error) {
 		s, ok := v.(string)
 		if !ok {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "address %v is not a string", v)
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+				"address %v is not a string", v)
 		}
 		a, err := protocol.ParseMeterAddress(s)
 		if err != nil {
@@ -377,11 +384,13 @@ func asciiFormat(size int) *Format {
 func hexValue(v any) ([]byte, error) {
 	s, ok := v.(string)
 	if !ok {
-		return nil, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "bytes %v must be a hex string", v)
+		return nil, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"bytes %v must be a hex string", v)
 	}
 	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
 	if err != nil {
-		return nil, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "bytes %q are not hex: %v", s, err)
+		return nil, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "bytes %q are not hex: %v", s,
+			err)
 	}
 	return b, nil
 }
@@ -486,7 +495,9 @@ func encodeClock(dst []byte, v any, order string, week bool) ([]byte, error) {
 		}
 	}
 	if len(dkeys) > 0 && len(dparts) != len(dkeys) {
-		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "time %q does not match format %s", s, order)
+		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+			"time %q does not match format %s",
+			s, order)
 	}
 	for i, k := range dkeys {
 		n, err := strconv.Atoi(dparts[i])
@@ -501,7 +512,8 @@ func encodeClock(dst []byte, v any, order string, week bool) ([]byte, error) {
 	if hasClock {
 		cparts := strings.Split(clock, ":")
 		if len(cparts) != 3 {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "time %q needs hh:mm:ss", s)
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "time %q needs hh:mm:ss",
+				s)
 		}
 		for i, k := range []byte{'h', 'm', 's'} {
 			n, err := strconv.Atoi(cparts[i])
@@ -516,7 +528,8 @@ func encodeClock(dst []byte, v any, order string, week bool) ([]byte, error) {
 		n := vals[k]
 		lim := clockLimits[k]
 		if n < lim[0] || n > lim[1] {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(n), "time %q: field %c out of range", s, k)
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(n),
+				"time %q: field %c out of range", s, k)
 		}
 		c := protocol.ToBCD(n)
 		if k == 'M' && week {

@@ -152,7 +152,9 @@ func decodeFields(layout []Field, b []byte, base int) ([]Node, int, error) {
 				node.Format = fd.Format.Name
 			}
 			node.Raw = b[p : p+size]
-			node.Value, node.Fields, node.Items, node.Note, node.Err = d.value, d.fields, d.items, d.note, d.err
+			node.Value, node.Fields, node.Items, node.Note, node.Err = d.value, d.fields, d.items,
+				d.note,
+				d.err
 			if d.err != nil {
 				node.Value = nil
 			}
@@ -249,7 +251,8 @@ func countOf(nodes []Node, name string) (int, error) {
 	}
 	v, ok := n.Int()
 	if !ok || v < 0 {
-		return 0, protocol.Errorf(protocol.ErrInvalidValue, n.Offset, 0, "count field %s has no valid value", name)
+		return 0, protocol.Errorf(protocol.ErrInvalidValue, n.Offset, 0,
+			"count field %s has no valid value", name)
 	}
 	return int(v), nil
 }
@@ -346,7 +349,8 @@ func encodeFields(dst []byte, layout []Field, obj any) ([]byte, error) {
 		if fd.Items != nil {
 			list, err := listOf(v)
 			if err != nil || !ok {
-				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "group %s must be a list", fd.Name)
+				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
+					"group %s must be a list", fd.Name)
 			}
 			if want, fixed := groupLen(fd, obj); fixed && want != len(list) {
 				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(len(list)),
@@ -366,7 +370,8 @@ func encodeFields(dst []byte, layout []Field, obj any) ([]byte, error) {
 		if v == nil {
 			rawV, hasRaw := lookup(obj, fd.Name+"_raw")
 			if !hasRaw {
-				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "field %s missing", fd.Name)
+				return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "field %s missing",
+					fd.Name)
 			}
 			raw, err := hexValue(rawV)
 			if err != nil {

@@ -307,7 +307,8 @@ func registerClass1() {
 				CountBits: true, Items: []Field{
 					fld("plan", "power setpoint plan (功控定值方案号)", bin1),
 					fld("periods", "valid periods (功控时段有效标志位)", bs8),
-					fld("power_control", "D0 period, D1 rest day, D2 shutdown, D3 float (功控状态)", bs8),
+					fld("power_control", "D0 period, D1 rest day, D2 shutdown, D3 float (功控状态)",
+						bs8),
 					fld("energy_control", "D0 monthly, D1 purchase (电控状态)", bs8),
 					fld("power_turns", "turns under power control (功控轮次状态)", bs8),
 					fld("energy_turns", "turns under energy control (电控轮次状态)", bs8),
@@ -405,7 +406,8 @@ func registerClass1() {
 			fldU("fault_kwh", "fault energy (故障电量)", a11Format, "kWh")),
 		class1(168, "meter settlement", "电能表结算信息",
 			readTime, ratesField,
-			rateValues("settled_kwh", "settled active energy (已结), total then rates", a14Format, "kWh"),
+			rateValues("settled_kwh", "settled active energy (已结), total then rates", a14Format,
+				"kWh"),
 			rateValues("unsettled_kwh", "unsettled active energy (未结)", a14Format, "kWh")),
 		class1(170, "meter reading status", "集中抄表电表抄读信息",
 			fld("port", "port 1-31", bin1),
@@ -438,7 +440,8 @@ func registerClass2() {
 	for i := uint8(0); i < 4; i++ {
 		ph := phases[i]
 		register(curve(81+i, joinPhase(ph, "active power curve"), ph+"有功功率曲线", a9Format, "kW")...)
-		register(curve(85+i, joinPhase(ph, "reactive power curve"), ph+"无功功率曲线", a9Format, "kvar")...)
+		register(curve(85+i, joinPhase(ph, "reactive power curve"), ph+"无功功率曲线", a9Format,
+			"kvar")...)
 		register(curve(105+i, joinPhase(ph, "power factor curve"), ph+"功率因数曲线", a5Format, "%")...)
 	}
 	for i := uint8(0); i < 3; i++ {

@@ -70,13 +70,15 @@ func civilTime(loc *time.Location, f [6]byte) (time.Time, error) {
 	for i, c := range f {
 		n, err := protocol.FromBCD(c)
 		if err != nil {
-			return time.Time{}, protocol.Errorf(protocol.ErrInvalidBCD, -1, int64(c), "%s", names[i])
+			return time.Time{},
+				protocol.Errorf(protocol.ErrInvalidBCD, -1, int64(c), "%s", names[i])
 		}
 		v[i] = n
 	}
 	if v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
 		return time.Time{}, protocol.Errorf(protocol.ErrInvalidValue, -1, 0,
-			"impossible date or time 20%02d-%02d-%02d %02d:%02d:%02d", v[0], v[1], v[2], v[3], v[4], v[5])
+			"impossible date or time 20%02d-%02d-%02d %02d:%02d:%02d", v[0], v[1], v[2], v[3], v[4],
+			v[5])
 	}
 	t := time.Date(2000+v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, loc)
 	if t.Day() != v[2] {
@@ -100,7 +102,9 @@ func (t Tp) SentClock() (day, hour, minute, second int, err error) {
 	for i, c := range t.Sent {
 		n, e := protocol.FromBCD(c)
 		if e != nil {
-			return 0, 0, 0, 0, protocol.Errorf(protocol.ErrInvalidBCD, i, int64(c), "Tp send time byte %d", i)
+			return 0, 0, 0, 0, protocol.Errorf(protocol.ErrInvalidBCD, i, int64(c),
+				"Tp send time byte %d",
+				i)
 		}
 		v[i] = n
 	}

@@ -24,7 +24,8 @@ type RemoteTrip struct {
 // Byte returns the data byte of t.
 func (t RemoteTrip) Byte() (byte, error) {
 	if t.AlarmDelayMin > 15 || t.LimitHalfHours > 15 {
-		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(t.AlarmDelayMin)<<8|int64(t.LimitHalfHours),
+		return 0, protocol.Errorf(protocol.ErrInvalidValue, -1,
+			int64(t.AlarmDelayMin)<<8|int64(t.LimitHalfHours),
 			"remote trip alarm delay and limit time must be 0 to 15")
 	}
 	return t.AlarmDelayMin<<4 | t.LimitHalfHours, nil
@@ -78,9 +79,11 @@ func (r *ForwardRequest) Append(dst []byte) ([]byte, error) {
 		}
 	}
 	if code < 0 {
-		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(r.Baud), "forward baud rate not supported")
+		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(r.Baud),
+			"forward baud rate not supported")
 	}
-	if r.DataBits < 5 || r.DataBits > 8 || r.StopBits < 1 || r.StopBits > 2 || r.Parity == 1 || r.Parity > 3 {
+	if r.DataBits < 5 || r.DataBits > 8 || r.StopBits < 1 || r.StopBits > 2 || r.Parity == 1 ||
+		r.Parity > 3 {
 		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(r.DataBits),
 			"forward port settings: data bits 5-8, stop bits 1-2, parity none, even or odd")
 	}
@@ -91,10 +94,12 @@ func (r *ForwardRequest) Append(dst []byte) ([]byte, error) {
 	}
 	bt := r.ByteTimeout / (10 * time.Millisecond)
 	if bt > 255 || bt < 0 {
-		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(bt), "byte timeout above 2.55 s")
+		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(bt),
+			"byte timeout above 2.55 s")
 	}
 	if len(r.Frame) > 0xFFFF {
-		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Frame)), "forwarded frame too long")
+		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Frame)),
+			"forwarded frame too long")
 	}
 	dst = append(dst, r.Port, ctl, ft, byte(bt), byte(len(r.Frame)), byte(len(r.Frame)>>8))
 	return append(dst, r.Frame...), nil
@@ -104,7 +109,8 @@ func frameTimeoutByte(d time.Duration) (byte, error) {
 	if d >= time.Second && d%time.Second == 0 {
 		s := d / time.Second
 		if s > 127 {
-			return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(s), "frame timeout above 127 s")
+			return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(s),
+				"frame timeout above 127 s")
 		}
 		return 0x80 | byte(s), nil
 	}
@@ -120,11 +126,13 @@ func frameTimeoutByte(d time.Duration) (byte, error) {
 func ParseForwardRequest(b []byte) (ForwardRequest, error) {
 	var r ForwardRequest
 	if len(b) < 6 {
-		return r, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN10 F1 request needs 6 bytes")
+		return r, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN10 F1 request needs 6 bytes")
 	}
 	k := int(b[4]) | int(b[5])<<8
 	if len(b) < 6+k {
-		return r, protocol.Errorf(protocol.ErrShortFrame, 4, int64(len(b)-6), "AFN10 F1 announces %d frame bytes", k)
+		return r, protocol.Errorf(protocol.ErrShortFrame, 4, int64(len(b)-6),
+			"AFN10 F1 announces %d frame bytes", k)
 	}
 	ctl := b[1]
 	r.Port = b[0]
@@ -155,7 +163,8 @@ type ForwardReply struct {
 // Append appends the unit data of r.
 func (r *ForwardReply) Append(dst []byte) ([]byte, error) {
 	if len(r.Frame) > 0xFFFF {
-		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Frame)), "forwarded reply too long")
+		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Frame)),
+			"forwarded reply too long")
 	}
 	dst = append(dst, r.Port, byte(len(r.Frame)), byte(len(r.Frame)>>8))
 	return append(dst, r.Frame...), nil
@@ -164,11 +173,16 @@ func (r *ForwardReply) Append(dst []byte) ([]byte, error) {
 // ParseForwardReply reads AFN10 F1 uplink data. The returned Frame aliases b.
 func ParseForwardReply(b []byte) (ForwardReply, error) {
 	if len(b) < 3 {
-		return ForwardReply{}, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN10 F1 reply needs 3 bytes")
+		return ForwardReply{},
+			protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+				"AFN10 F1 reply needs 3 bytes")
 	}
 	k := int(b[1]) | int(b[2])<<8
 	if len(b) < 3+k {
-		return ForwardReply{}, protocol.Errorf(protocol.ErrShortFrame, 1, int64(len(b)-3), "AFN10 F1 announces %d frame bytes", k)
+		return ForwardReply{},
+			protocol.Errorf(protocol.ErrShortFrame, 1, int64(len(b)-3),
+				"AFN10 F1 announces %d frame bytes",
+				k)
 	}
 	return ForwardReply{Port: b[0], Frame: b[3 : 3+k]}, nil
 }
@@ -192,7 +206,8 @@ type ForwardRead struct {
 // Append appends the unit data of r. Without relays the count byte is 0 (direct).
 func (r *ForwardRead) Append(dst []byte) ([]byte, error) {
 	if len(r.Relays) > 32 {
-		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(len(r.Relays)), "more than 32 relays")
+		return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(len(r.Relays)),
+			"more than 32 relays")
 	}
 	dst = append(dst, r.Port, byte(len(r.Relays)))
 	for _, a := range r.Relays {
@@ -227,9 +242,11 @@ func (r *ForwardReadReply) Append(dst []byte) ([]byte, error) {
 		return append(dst, 0), nil
 	}
 	if len(r.Data) > 251 {
-		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Data)), "F9 reply data over 251 bytes")
+		return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Data)),
+			"F9 reply data over 251 bytes")
 	}
-	dst = append(dst, byte(len(r.Data)+4), byte(r.DI), byte(r.DI>>8), byte(r.DI>>16), byte(r.DI>>24))
+	dst = append(dst, byte(len(r.Data)+4), byte(r.DI), byte(r.DI>>8), byte(r.DI>>16),
+		byte(r.DI>>24))
 	return append(dst, r.Data...), nil
 }
 
@@ -237,14 +254,16 @@ func (r *ForwardReadReply) Append(dst []byte) ([]byte, error) {
 func ParseForwardReadReply(b []byte) (ForwardReadReply, error) {
 	var r ForwardReadReply
 	if len(b) < 9 {
-		return r, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN10 F9 reply needs 9 bytes")
+		return r, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN10 F9 reply needs 9 bytes")
 	}
 	r.Port = b[0]
 	copy(r.Meter[:], b[1:7])
 	r.Result = ForwardResult(b[7])
 	k := int(b[8])
 	if len(b) < 9+k {
-		return r, protocol.Errorf(protocol.ErrShortFrame, 8, int64(len(b)-9), "AFN10 F9 announces %d bytes", k)
+		return r, protocol.Errorf(protocol.ErrShortFrame, 8, int64(len(b)-9),
+			"AFN10 F9 announces %d bytes", k)
 	}
 	if k >= 4 {
 		r.HasDI = true
@@ -276,7 +295,8 @@ func (s *ControlSettings) Append(dst []byte) ([]byte, error) {
 	}
 	dst = append(dst, flags, mask)
 	for _, g := range s.Groups {
-		dst = append(dst, g.Plan, g.Periods, g.PowerControl, g.EnergyControl, g.PowerTurns, g.EnergyTurns)
+		dst = append(dst, g.Plan, g.Periods, g.PowerControl, g.EnergyControl, g.PowerTurns,
+			g.EnergyTurns)
 	}
 	return dst, nil
 }
@@ -285,7 +305,8 @@ func (s *ControlSettings) Append(dst []byte) ([]byte, error) {
 func ParseControlSettings(b []byte) (ControlSettings, error) {
 	var s ControlSettings
 	if len(b) < 2 {
-		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN0C F5 needs 2 bytes")
+		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN0C F5 needs 2 bytes")
 	}
 	s.Guarantee, s.Removal, s.FeeAlarm = b[0]&1 != 0, b[0]&2 != 0, b[0]&4 != 0
 	p := 2
@@ -294,7 +315,8 @@ func ParseControlSettings(b []byte) (ControlSettings, error) {
 			continue
 		}
 		if len(b) < p+6 {
-			return s, protocol.Errorf(protocol.ErrShortFrame, p, int64(len(b)-p), "AFN0C F5 group %d needs 6 bytes", g+1)
+			return s, protocol.Errorf(protocol.ErrShortFrame, p, int64(len(b)-p),
+				"AFN0C F5 group %d needs 6 bytes", g+1)
 		}
 		s.Groups = append(s.Groups, GroupSettings{Group: g + 1, Plan: b[p], Periods: b[p+1],
 			PowerControl: b[p+2], EnergyControl: b[p+3], PowerTurns: b[p+4], EnergyTurns: b[p+5]})
@@ -342,7 +364,8 @@ func (s *ControlState) Append(dst []byte) ([]byte, error) {
 			return dst, err
 		}
 		if g.FloatPercent < -79 || g.FloatPercent > 79 {
-			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(g.FloatPercent), "float coefficient must be -79 to 79")
+			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(g.FloatPercent),
+				"float coefficient must be -79 to 79")
 		}
 		dst, _ = a4Format.enc(dst, int(g.FloatPercent))
 		dst = append(dst, g.PowerTrip, g.MonthlyTrip, g.PurchaseTrip, g.PowerAlarm, g.EnergyAlarm)
@@ -354,7 +377,8 @@ func (s *ControlState) Append(dst []byte) ([]byte, error) {
 func ParseControlState(b []byte) (ControlState, error) {
 	var s ControlState
 	if len(b) < 3 {
-		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN0C F6 needs 3 bytes")
+		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN0C F6 needs 3 bytes")
 	}
 	s.RemoteTrip, s.FeeAlarm = b[0], b[1]&1 != 0
 	p := 3
@@ -363,7 +387,8 @@ func ParseControlState(b []byte) (ControlState, error) {
 			continue
 		}
 		if len(b) < p+8 {
-			return s, protocol.Errorf(protocol.ErrShortFrame, p, int64(len(b)-p), "AFN0C F6 group %d needs 8 bytes", g+1)
+			return s, protocol.Errorf(protocol.ErrShortFrame, p, int64(len(b)-p),
+				"AFN0C F6 group %d needs 8 bytes", g+1)
 		}
 		gs := GroupState{Group: g + 1, PowerTrip: b[p+3], MonthlyTrip: b[p+4], PurchaseTrip: b[p+5],
 			PowerAlarm: b[p+6], EnergyAlarm: b[p+7]}
@@ -397,7 +422,8 @@ func groupMask(n int, group func(int) uint8) (byte, error) {
 	for i := 0; i < n; i++ {
 		g := group(i)
 		if g < 1 || g > 8 || g <= last {
-			return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(g), "groups must be 1 to 8 in ascending order")
+			return 0, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(g),
+				"groups must be 1 to 8 in ascending order")
 		}
 		mask |= 1 << (g - 1)
 		last = g
@@ -444,7 +470,8 @@ func AppendMeterConfigs(dst []byte, meters []MeterConfig) ([]byte, error) {
 		if code < 0 || m.Port > 31 || m.IntDigits < 4 || m.IntDigits > 7 || m.DecDigits < 1 ||
 			m.DecDigits > 4 || m.Tariffs > 63 || m.Major > 15 || m.Minor > 15 {
 			return dst, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(m.Index),
-				"meter entry %d: baud, port 0-31, digits 4-7/1-4 or class 0-15 out of range", m.Index)
+				"meter entry %d: baud, port 0-31, digits 4-7/1-4 or class 0-15 out of range",
+				m.Index)
 		}
 		dst = append(dst, byte(m.Index), byte(m.Index>>8), byte(m.Pn), byte(m.Pn>>8),
 			byte(code)<<5|m.Port, m.Protocol)
@@ -460,12 +487,14 @@ func AppendMeterConfigs(dst []byte, meters []MeterConfig) ([]byte, error) {
 // ParseMeterConfigs reads AFN04 F10 data.
 func ParseMeterConfigs(b []byte) ([]MeterConfig, error) {
 	if len(b) < 2 {
-		return nil, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN04 F10 needs 2 bytes")
+		return nil, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN04 F10 needs 2 bytes")
 	}
 	n := int(b[0]) | int(b[1])<<8
 	const entry = 27
 	if len(b) < 2+n*entry {
-		return nil, protocol.Errorf(protocol.ErrShortFrame, 2, int64(len(b)-2), "AFN04 F10 announces %d entries", n)
+		return nil, protocol.Errorf(protocol.ErrShortFrame, 2, int64(len(b)-2),
+			"AFN04 F10 announces %d entries", n)
 	}
 	out := make([]MeterConfig, n)
 	for i := range out {
@@ -509,7 +538,8 @@ func (s *MeterRelayState) Append(dst []byte) []byte {
 func ParseMeterRelayState(b []byte, loc *time.Location) (MeterRelayState, error) {
 	var s MeterRelayState
 	if len(b) < 18 {
-		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)), "AFN0C F161 needs 18 bytes")
+		return s, protocol.Errorf(protocol.ErrShortFrame, 0, int64(len(b)),
+			"AFN0C F161 needs 18 bytes")
 	}
 	var err error
 	if s.ReadTime, err = A15Time(b[0:5], loc); err != nil {
@@ -520,7 +550,8 @@ func ParseMeterRelayState(b []byte, loc *time.Location) (MeterRelayState, error)
 		s.PowerOn = true
 	case 0x00:
 	default:
-		return s, protocol.Errorf(protocol.ErrInvalidValue, 5, int64(b[5]), "relay state must be 00 or 11")
+		return s, protocol.Errorf(protocol.ErrInvalidValue, 5, int64(b[5]),
+			"relay state must be 00 or 11")
 	}
 	if s.LastClose, err = A1Time(b[6:12], loc); err != nil {
 		return s, err
@@ -590,7 +621,8 @@ func ParseERC14(content []byte, loc *time.Location) (ERC14, error) {
 		content = content[1:]
 	case 10:
 	default:
-		return e, protocol.Errorf(protocol.ErrBadLength, 0, int64(len(content)), "ERC14 content must be 10 or 11 bytes")
+		return e, protocol.Errorf(protocol.ErrBadLength, 0, int64(len(content)),
+			"ERC14 content must be 10 or 11 bytes")
 	}
 	var err error
 	if e.PowerOff, err = A15Time(content[0:5], loc); err != nil {
@@ -606,7 +638,8 @@ func AppendEvents(dst []byte, ec EC, pm, pn uint8, records []EventRecord) ([]byt
 	dst = append(dst, ec.Important, ec.General, pm, pn)
 	for _, r := range records {
 		if len(r.Content) > 255 {
-			return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Content)), "ERC%d content over 255 bytes", r.ERC)
+			return dst, protocol.Errorf(protocol.ErrBadLength, -1, int64(len(r.Content)),
+				"ERC%d content over 255 bytes", r.ERC)
 		}
 		dst = append(dst, r.ERC, byte(len(r.Content)))
 		dst = append(dst, r.Content...)

@@ -51,7 +51,8 @@ func TestForwardRequestFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Port != 31 || r.Baud != 2400 || r.Parity != ParityEven || r.StopBits != 1 ||
-		r.DataBits != 8 || r.FrameTimeout != 60*time.Second || r.ByteTimeout != 100*time.Millisecond {
+		r.DataBits != 8 || r.FrameTimeout != 60*time.Second ||
+		r.ByteTimeout != 100*time.Millisecond {
 		t.Errorf("request = %+v", r)
 	}
 	meter, err := DecodeEmbedded(r.Frame)
@@ -106,7 +107,8 @@ func TestForwardReadReply(t *testing.T) {
 		t.Errorf("table view\n got %s\nwant %s", got, want)
 	}
 	back, err := ParseForwardReadReply(data)
-	if err != nil || back.DI != r.DI || back.Result != ForwardData || !bytes.Equal(back.Data, r.Data) {
+	if err != nil || back.DI != r.DI || back.Result != ForwardData || !bytes.Equal(back.Data,
+		r.Data) {
 		t.Errorf("parse = %+v, %v", back, err)
 	}
 	timeout := ForwardReadReply{Port: 2, Meter: meter, Result: ForwardTimeout}
@@ -118,7 +120,9 @@ func TestForwardReadReply(t *testing.T) {
 	read := ForwardRead{Port: 2, Meter: meter, Edition2007: true, DI: 0x04000503}
 	data, _ = read.Append(nil)
 	got = mustJSON(t, tableObject(t, AFNForward, 9, Down, data))
-	if got != `{"port":2,"relay_count":0,"relays":[],"meter":"000000000161","di_kind":1,"di":"04000503"}` {
+	want = `{"port":2,"relay_count":0,"relays":[],"meter":"000000000161",` +
+		`"di_kind":1,"di":"04000503"}`
+	if got != want {
 		t.Errorf("request view %s", got)
 	}
 }
@@ -141,7 +145,8 @@ func TestRemoteTripByte(t *testing.T) {
 }
 
 func TestControlSettingsAndState(t *testing.T) {
-	s := ControlSettings{Guarantee: true, Groups: []GroupSettings{{Group: 1, Plan: 2, PowerTurns: 3}}}
+	s := ControlSettings{Guarantee: true, Groups: []GroupSettings{{Group: 1, Plan: 2,
+		PowerTurns: 3}}}
 	data, err := s.Append(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +168,8 @@ func TestControlSettingsAndState(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = mustJSON(t, tableObject(t, AFNClass1, 6, Up, data))
-	if got != `{"remote_trip":5,"fee_alarm":0,"groups":2,"group_states":[{"power_setpoint_kw":12.3,`+
+	if got != `{"remote_trip":5,"fee_alarm":0,"groups":2,"group_states":[`+
+		`{"power_setpoint_kw":12.3,`+
 		`"float_percent":-10,"power_trip":0,"monthly_trip":0,"purchase_trip":1,"power_alarm":0,`+
 		`"energy_alarm":0}]}` {
 		t.Errorf("F6 view %s", got)
@@ -189,8 +195,10 @@ func TestMeterConfigsFixture(t *testing.T) {
 		t.Fatalf("parse %v %v", ms, err)
 	}
 	m := ms[0]
-	if m.Index != 3 || m.Pn != 3 || m.Port != 31 || m.Baud != 2400 || m.Protocol != MeterProtocol2007 ||
-		m.Address.String() != "012345123124" || m.IntDigits != 6 || m.DecDigits != 2 || m.Major != 5 {
+	if m.Index != 3 || m.Pn != 3 || m.Port != 31 || m.Baud != 2400 ||
+		m.Protocol != MeterProtocol2007 ||
+		m.Address.String() != "012345123124" || m.IntDigits != 6 || m.DecDigits != 2 ||
+		m.Major != 5 {
 		t.Errorf("meter = %+v", m)
 	}
 	again, err := AppendMeterConfigs(nil, ms)
@@ -202,7 +210,9 @@ func TestMeterConfigsFixture(t *testing.T) {
 func TestMeterRelayStateAndEvents(t *testing.T) {
 	loc := time.FixedZone("CST", 8*3600)
 	s := MeterRelayState{ReadTime: time.Date(2026, 12, 4, 15, 44, 0, 0, loc), PowerOn: true,
-		LastClose: time.Date(2026, 12, 1, 8, 0, 1, 0, loc), LastTrip: time.Date(2026, 11, 30, 9, 0, 2, 0, loc)}
+		LastClose: time.Date(2026, 12, 1, 8, 0, 1, 0, loc), LastTrip: time.Date(2026, 11, 30, 9, 0,
+			2, 0,
+			loc)}
 	data := s.Append(nil)
 	got := mustJSON(t, tableObject(t, AFNClass1, 161, Up, data))
 	if got != `{"read_time":"2026-12-04T15:44:00","relay":17,"last_close":"2026-12-01T08:00:01",`+
@@ -218,14 +228,16 @@ func TestMeterRelayStateAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	power := ERC14{HasAttribute: true, Attribute: 1, PowerOff: s.LastTrip, PowerOn: s.ReadTime}.Record()
+	power := ERC14{HasAttribute: true, Attribute: 1, PowerOff: s.LastTrip,
+		PowerOn: s.ReadTime}.Record()
 	data, err = AppendEvents(nil, EC{Important: 2}, 0, 2, []EventRecord{trip, power})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got = mustJSON(t, tableObject(t, AFNClass3, 1, Up, data))
 	want := `{"ec1":2,"ec2":0,"pm":0,"pn":2,"records":[` +
-		`{"erc":5,"name":"remote-control trip","length":10,"content":{"time":"2026-12-04T15:44:00",` +
+		`{"erc":5,"name":"remote-control trip","length":10,"content":` +
+		`{"time":"2026-12-04T15:44:00",` +
 		`"turns":1,"power_kw":1.5,"power_after_2min_kw":0}},` +
 		`{"erc":14,"name":"terminal power off/on","length":11,"content":{"attribute":1,` +
 		`"power_off":"2026-11-30T09:00:00","power_on":"2026-12-04T15:44:00"}}]}`

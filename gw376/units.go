@@ -161,7 +161,8 @@ func WalkUnits(afn AFN, dir Dir, data []byte) Units {
 		fns, errDT := id.DT.AppendFns(fnBuf[:0])
 		if errDA != nil || errDT != nil || len(fns) == 0 {
 			if p == 0 {
-				out.Err = protocol.Errorf(protocol.ErrUnknownIdentifier, 0, int64(leUint(data[:IDLen])),
+				out.Err = protocol.Errorf(protocol.ErrUnknownIdentifier, 0,
+					int64(leUint(data[:IDLen])),
 					"no valid data-unit identifier at the start of the data area")
 			}
 			break
@@ -179,7 +180,8 @@ func WalkUnits(afn AFN, dir Dir, data []byte) Units {
 				def := LookupUnit(afn, fn, dir)
 				if def == nil {
 					out.setRest(data, p, q, started, protocol.Errorf(protocol.ErrUnknownIdentifier,
-						p, int64(fn), "AFN %02X F%d (%s) is not in the data-unit table", byte(afn), fn, dir))
+						p, int64(fn), "AFN %02X F%d (%s) is not in the data-unit table", byte(afn),
+						fn, dir))
 					return out
 				}
 				fields, n, err := def.Decode(data[q:], q)

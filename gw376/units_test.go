@@ -45,7 +45,8 @@ func TestWalkFixtures(t *testing.T) {
 		{"V05-master-confirm-F1", []string{"p0 F1"}, nil, 0},
 		{"V13-q-0C-F129", []string{"p1 F129"}, []string{"{}"}, 0},
 		{"V14-r-0C-F129", []string{"p1 F129"}, []string{`{"read_time":"2018-08-28T16:18:00",` +
-			`"rates":4,"forward_active_kwh":[{"value":0.0100},{"value":null,"value_raw":"EEEEEEEEEE"},` +
+			`"rates":4,"forward_active_kwh":[{"value":0.0100},` +
+			`{"value":null,"value_raw":"EEEEEEEEEE"},` +
 			`{"value":null,"value_raw":"EEEEEEEEEE"},{"value":null,"value_raw":"EEEEEEEEEE"},` +
 			`{"value":null,"value_raw":"EEEEEEEEEE"}]}`}, 0},
 		{"V19-confirm-F3-nonstd", []string{"p0 F3"},
@@ -58,7 +59,8 @@ func TestWalkFixtures(t *testing.T) {
 		{"V30-afn05-F49", []string{"p0 F49"}, []string{`{"port":1}`}, 0},
 		{"V32-afn04-F10", []string{"p0 F10"}, []string{`{"count":1,"meters":[{"index":3,"pn":3,` +
 			`"port":{"port":31,"baud":2400},"protocol":30,"address":"012345123124",` +
-			`"password":"FFFFFFFFFFFF","tariffs":{"count":0},"digits":{"decimals":2,"integers":6},` +
+			`"password":"FFFFFFFFFFFF","tariffs":{"count":0},` +
+			`"digits":{"decimals":2,"integers":6},` +
 			`"collector":"000000000000","class":{"minor":0,"major":5}}]}`}, 0},
 		{"V33-afn04-F10-deny", []string{"p0 F2"}, nil, 0},
 		{"V35-afn05-F1-trip", []string{"p1 F1"},
@@ -185,7 +187,8 @@ func TestERC14BothLengths(t *testing.T) {
 	}
 	js := jsonOf(t, us.List[0])
 	for _, want := range []string{
-		`{"erc":14,"name":"terminal power off/on","length":10,"content":{"power_off":"2019-07-04T15:18:00","power_on":"2019-07-04T16:53:00"}}`,
+		`{"erc":14,"name":"terminal power off/on","length":10,"content":` +
+			`{"power_off":"2019-07-04T15:18:00","power_on":"2019-07-04T16:53:00"}}`,
 		`"content":{"attribute":1,"power_off":"2019-07-04T15:18:00"`,
 		`{"erc":99,"name":"reserved","length":2,"content":"ABCD"}`,
 	} {
@@ -239,7 +242,8 @@ func FuzzWalkUnits(f *testing.F) {
 			}
 		}
 		if us.RestOffset+len(us.Rest) != len(data) {
-			t.Fatalf("rest %d+%d does not end the data (%d)", us.RestOffset, len(us.Rest), len(data))
+			t.Fatalf("rest %d+%d does not end the data (%d)", us.RestOffset, len(us.Rest),
+				len(data))
 		}
 	})
 }

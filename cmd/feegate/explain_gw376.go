@@ -149,7 +149,8 @@ func (x *gwExplainer) header() {
 		bit(f.Seq.FIN), bit(f.Seq.CON), f.Seq.Num)
 	x.lines = append(x.lines,
 		gwLine{off: 0, n: 1, name: "start 起始字符"},
-		gwLine{off: 1, n: 2, name: "L 长度", meaning: fmt.Sprintf("L1 = %d, protocol id 10 (376.1)", l1)},
+		gwLine{off: 1, n: 2, name: "L 长度", meaning: fmt.Sprintf("L1 = %d, protocol id 10 (376.1)",
+			l1)},
 		gwLine{off: 3, n: 2, name: "L 长度", meaning: "same as the first L"},
 		gwLine{off: 5, n: 1, name: "start 起始字符"},
 		gwLine{off: 6, n: 1, name: "control C 控制域", meaning: strings.Join(ctl, ", ")},
@@ -217,7 +218,8 @@ func (x *gwExplainer) units() {
 		line.name, line.meaning = "not decoded 未解析", us.Err.Error()
 	} else {
 		x.obj.Surplus = rest
-		line.name, line.meaning = "surplus 多余字节", "bytes after the last unit that start no identifier"
+		line.name, line.meaning = "surplus 多余字节",
+			"bytes after the last unit that start no identifier"
 	}
 	x.lines = append(x.lines, line)
 }

@@ -180,7 +180,8 @@ func TestExplainGW376UncertainFlagNoted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(e.text, "2009 edition") || !strings.Contains(e.text, "note: flag meaning") {
+	if !strings.Contains(e.text, "2009 edition") || !strings.Contains(e.text,
+		"note: flag meaning") {
 		t.Errorf("2009 F10 not marked:\n%s", e.text)
 	}
 	js, _ := json.Marshal(e.object)
