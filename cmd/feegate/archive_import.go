@@ -27,8 +27,8 @@ func newArchiveCommand() *cobra.Command {
 	imp := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import an archive from a JSON or meters CSV file",
-		Long: `Import an archive from a JSON file (terminals, buses, links, Modbus models and meters)
-or a CSV file of meters. Without --merge the import replaces the whole archive; with --merge
+		Long: `Import an archive from a JSON file (terminals, buses, links, Modbus models and
+meters) or a CSV file of meters. Without --merge the import replaces the whole archive; with --merge
 it adds and updates entries. An import is all or nothing: a validation error names the row
 and the field, and nothing changes.`,
 		Example: `  feegate archive import fleet.json

@@ -129,11 +129,13 @@ not succeed.`,
 	}
 	addAPIFlags(cmd, &o)
 	f := cmd.Flags()
-	f.StringVar(&req.Action, "action", "", "action, as the API names it: "+strings.Join(apiActions, ", "))
+	f.StringVar(&req.Action, "action", "", "action, as the API names it: "+
+		strings.Join(apiActions, ", "))
 	f.StringVar(&file, "file", "", "CSV `FILE` of meter addresses")
 	f.StringVar(&output, "output", "", "write the result CSV to `FILE` (default: standard output)")
 	f.StringArrayVar(&req.Items, "item", nil, "read item, repeatable (read only)")
-	f.DurationVar(&validFor, "valid-for", 0, "deadline as a duration from now (default: the gateway's)")
+	f.DurationVar(&validFor, "valid-for", 0,
+		"deadline as a duration from now (default: the gateway's)")
 	f.StringVar(&req.Operator, "operator", "", "operator recorded with each command")
 	f.BoolVar(&req.Force, "force", false, "override interlocks (protected meters and windows)")
 	f.StringVar(&req.IdempotencyKey, "idempotency-key", "",

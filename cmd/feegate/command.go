@@ -169,7 +169,7 @@ func newCommandSubmitCommand() *cobra.Command {
 		Use:   "submit",
 		Short: "Submit a command for a meter or a terminal control turn",
 		Example: `  feegate command submit --meter 000000000161 --action trip --watch
-  feegate command submit --meter 000000000161 --action read --item energy_forward_total --item relay_state
+  feegate command submit --meter 000000000161 --action read --item relay_state
   feegate command submit --terminal 24495845 --turn 1 --action allow-close`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -243,7 +243,8 @@ func getCommand(ctx context.Context, c *apiClient, id string) (json.RawMessage, 
 	error) {
 	var raw json.RawMessage
 	var cv commandView
-	if _, err := c.do(ctx, "GET", "/v1/commands/"+url.PathEscape(id), nil, nil, "", &raw); err != nil {
+	path := "/v1/commands/" + url.PathEscape(id)
+	if _, err := c.do(ctx, "GET", path, nil, nil, "", &raw); err != nil {
 		return nil, cv, err
 	}
 	if err := json.Unmarshal(raw, &cv); err != nil {

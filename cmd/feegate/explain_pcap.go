@@ -50,7 +50,8 @@ func explainCapture(out io.Writer, rs io.ReadSeeker, opt explainOptions, asJSON 
 			// A capture cut short (a crashed tcpdump) still yields the frames before the
 			// damage, so the damage is one more failure line, not an abort.
 			x.failed = true
-			if perr := x.printIssue(capture.Chunk{}, "", "corrupt_capture", err.Error()); perr != nil {
+			perr := x.printIssue(capture.Chunk{}, "", "corrupt_capture", err.Error())
+			if perr != nil {
 				return true, perr
 			}
 		} else {

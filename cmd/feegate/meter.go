@@ -47,7 +47,8 @@ passwords lock a meter's password level.`,
   feegate meter scan --port /dev/ttyUSB0 --range 000000000001-000000000016`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.link.port, "port", "", "serial `DEVICE` of the RS-485 adapter, such as /dev/ttyUSB0")
+	pf.StringVar(&o.link.port, "port", "",
+		"serial `DEVICE` of the RS-485 adapter, such as /dev/ttyUSB0")
 	pf.IntVar(&o.link.baud, "baud", 2400, "line speed in bit/s")
 	pf.StringVar(&o.link.parity, "parity", "E", "parity: E (even), O (odd) or N (none)")
 	pf.StringVar(&o.link.tcp, "tcp", "", "TCP serial server `HOST:PORT` instead of a local port")
@@ -90,7 +91,8 @@ func (o *meterOptions) meterAddress() (protocol.MeterAddress, error) {
 }
 
 // withLink opens the line, runs fn and closes the line.
-func (o *meterOptions) withLink(cmd *cobra.Command, fn func(context.Context, meterConn) error) error {
+func (o *meterOptions) withLink(cmd *cobra.Command,
+	fn func(context.Context, meterConn) error) error {
 	conn, err := openMeterLink(o.link)
 	if err != nil {
 		return err

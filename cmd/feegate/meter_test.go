@@ -394,14 +394,16 @@ func TestMeterStatusOverTCP(t *testing.T) {
 }
 
 func TestMeterRejectsBadFlags(t *testing.T) {
+	tcp := []string{"--tcp", "127.0.0.1:1", "--address", "000000000161"}
 	cases := map[string][]string{
-		"no line":      {"meter", "read", "--address", "000000000161"},
-		"both lines":   {"meter", "read", "--port", "/dev/null", "--tcp", "127.0.0.1:1", "--address", "000000000161"},
-		"no address":   {"meter", "read", "--tcp", "127.0.0.1:1"},
-		"bad address":  {"meter", "read", "--tcp", "127.0.0.1:1", "--address", "12AB"},
-		"1997 relay":   {"meter", "trip", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--edition", "1997"},
-		"bad level":    {"meter", "trip", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--password-level", "3", "--password", "000000"},
-		"unknown item": {"meter", "read", "--tcp", "127.0.0.1:1", "--address", "000000000161", "--item", "no_such_item"},
+		"no line":     {"meter", "read", "--address", "000000000161"},
+		"both lines":  append([]string{"meter", "read", "--port", "/dev/null"}, tcp...),
+		"no address":  {"meter", "read", "--tcp", "127.0.0.1:1"},
+		"bad address": {"meter", "read", "--tcp", "127.0.0.1:1", "--address", "12AB"},
+		"1997 relay":  append([]string{"meter", "trip", "--edition", "1997"}, tcp...),
+		"bad level": append([]string{"meter", "trip", "--password-level", "3", "--password",
+			"000000"}, tcp...),
+		"unknown item": append([]string{"meter", "read", "--item", "no_such_item"}, tcp...),
 	}
 	for name, args := range cases {
 		if _, err := runFeegate(t, args...); err == nil {

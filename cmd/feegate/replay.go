@@ -72,14 +72,17 @@ replayed one after another. The exit status is 1 when a reply is missing or does
 	f.StringVar(&pcap, "pcap", "", "capture `FILE` (pcap or pcapng) to replay")
 	f.StringVar(&opt.gateway, "gateway", "", "terminal port of the gateway, `HOST:PORT`")
 	f.BoolVar(&opt.timing, "timing", false,
-		"keep the captured time between uplink frames (default: send as soon as the replies arrive)")
+		"keep the captured time between uplink frames (default: send as soon as the "+
+			"replies arrive)")
 	f.DurationVar(&opt.replyTimeout, "reply-timeout", 5*time.Second,
 		"time to wait for each expected gateway reply")
 	f.DurationVar(&opt.linger, "linger", 500*time.Millisecond,
 		"time to keep reading gateway frames after the last uplink frame of a connection")
-	f.DurationVar(&opt.dialTimeout, "dial-timeout", 5*time.Second, "time to wait for the TCP connect")
+	f.DurationVar(&opt.dialTimeout, "dial-timeout", 5*time.Second,
+		"time to wait for the TCP connect")
 	f.BoolVar(&opt.asJSON, "json", false, "print one JSON object per frame, one per line")
-	f.BoolVar(&opt.explain.showSecrets, "show-secrets", false, "print passwords instead of masking them")
+	f.BoolVar(&opt.explain.showSecrets, "show-secrets", false,
+		"print passwords instead of masking them")
 	return cmd
 }
 

@@ -86,7 +86,8 @@ func newTerminalsCommand() *cobra.Command {
 
 func printTerminalTable(out io.Writer, rows []terminalView) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TERMINAL\tONLINE\tSINCE\tLAST FRAME\tREMOTE\tLOGINS/24H\tDISCONNECTS/24H\tFLAPPING")
+	fmt.Fprintln(tw, "TERMINAL\tONLINE\tSINCE\tLAST FRAME\tREMOTE\tLOGINS/24H\t"+
+		"DISCONNECTS/24H\tFLAPPING")
 	for _, t := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Address, yesNo(t.Online),
 			timeOrDash(t.OnlineSince), timeOrDash(t.LastFrameAt), orDash(t.RemoteAddr),

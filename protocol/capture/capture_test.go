@@ -315,7 +315,8 @@ func TestReadSkipsLargeNonPacketBlock(t *testing.T) {
 	withBlock := append(append(append([]byte(nil), raw[:at]...), block...), raw[at:]...)
 
 	s, _ := walk(t, withBlock)
-	if got := string(s.data[capture.Flow{Src: terminal, Dst: master}]); got != "after the big block" {
+	got := string(s.data[capture.Flow{Src: terminal, Dst: master}])
+	if got != "after the big block" {
 		t.Errorf("bytes = %q, want the payload after the custom block", got)
 	}
 }
