@@ -260,3 +260,39 @@ func TestERCTruncatedRecordStaysInUnit(t *testing.T) {
 		t.Errorf("truncated record not reported: %s", js)
 	}
 }
+
+func TestWalkClass2Curve(t *testing.T) {
+	// p1 F81 (active power curve): Td_c 2026-12-04 00:15, density 1 (15 min), 2 points,
+	// then 1.5000 kW and -0.2500 kW in A.9.
+	data := []byte{0x01, 0x01, 0x01, 0x0A, 0x15, 0x00, 0x04, 0x12, 0x26, 0x01, 0x02,
+		0x00, 0x50, 0x01, 0x00, 0x25, 0x80}
+	us := WalkUnits(AFNClass2, Up, data)
+	if us.Err != nil || len(us.List) != 1 || us.List[0].Fn != 81 {
+		t.Fatalf("units %+v err %v", us.List, us.Err)
+	}
+	want := `{"start":"2026-12-04T00:15:00","density":1,"points":2,` +
+		`"values":[{"value":1.5000},{"value":-0.2500}]}`
+	if got := jsonOf(t, us.List[0]); got != want {
+		t.Errorf("curve\n got %s\nwant %s", got, want)
+	}
+	// The request carries only Td_c.
+	down := WalkUnits(AFNClass2, Down, data[:11])
+	if down.Err != nil || len(down.List) != 1 || len(down.Rest) != 0 {
+		t.Errorf("request units %d err %v rest % X", len(down.List), down.Err, down.Rest)
+	}
+}
+
+func TestWalkClass2DailyFrozen(t *testing.T) {
+	// p1 F161: day 2026-12-03, read 2026-12-04 00:05, M=1, total and rate 1.
+	data := []byte{0x01, 0x01, 0x01, 0x14, 0x03, 0x12, 0x26, 0x05, 0x00, 0x04, 0x12, 0x26, 0x01,
+		0x00, 0x00, 0x45, 0x23, 0x01, 0x00, 0x00, 0x45, 0x23, 0x01}
+	us := WalkUnits(AFNClass2, Up, data)
+	if us.Err != nil || len(us.List) != 1 {
+		t.Fatalf("units %+v err %v", us.List, us.Err)
+	}
+	want := `{"day":"2026-12-03","read_time":"2026-12-04T00:05:00","rates":1,` +
+		`"forward_active_kwh":[{"value":12345.0000},{"value":12345.0000}]}`
+	if got := jsonOf(t, us.List[0]); got != want {
+		t.Errorf("daily frozen\n got %s\nwant %s", got, want)
+	}
+}
