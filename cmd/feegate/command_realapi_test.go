@@ -130,4 +130,12 @@ func TestClientsAgainstRealAPI(t *testing.T) {
 	if _, err := runFeegate(t, "terminals", "--json"); err != nil {
 		t.Errorf("terminals: %v", err)
 	}
+	out, err = runFeegate(t, "terminal", "show", "44010001", "--json")
+	if err != nil {
+		t.Fatalf("terminal show: %v", err)
+	}
+	diagnosis := jsonLines(t, out)[0]
+	if diagnosis["address"] != "44010001" || diagnosis["online"] != false {
+		t.Errorf("diagnosis = %v, want terminal 44010001 offline", diagnosis)
+	}
 }
