@@ -66,7 +66,7 @@ func Heartbeat(addr protocol.TerminalAddress, pseq uint8, clock *time.Time) Fram
 
 // masterAnswer returns the skeleton of the master's AFN00 reply to a frame req that a
 // terminal started: MSA 0, RSEQ = req's PSEQ, single frame, Tp echoed. A link test (login,
-// logout, heartbeat) is answered with function code 11 (link status, C=0B), anything else
+// logout, heartbeat) gets function code 11 (link status, C=0B), anything else
 // with function code 0 (confirm, C=00).
 func masterAnswer(req *Frame) Frame {
 	fc := FuncConfirm
@@ -116,7 +116,7 @@ func ConfirmEach(req *Frame, results []UnitResult) Frame {
 	return f
 }
 
-// ConfirmLink returns the 2013-standard AFN00 F3 answer to an AFN02 login, logout or
+// ConfirmLink returns the 2013-standard AFN00 F3 reply to an AFN02 login, logout or
 // heartbeat: its first identifier confirmed with ERR 0. It fails when req carries no
 // identifier.
 func ConfirmLink(req *Frame) (Frame, error) {
@@ -171,7 +171,7 @@ func (f *Frame) SetTp(tp Tp) {
 	f.Tp = tp
 }
 
-// terminalAnswer returns the skeleton of a terminal's answer to master request req: MSA and
+// terminalAnswer returns the skeleton of a terminal's reply to master request req: MSA and
 // group flag echoed, RSEQ = req's PSEQ, single frame, Tp echoed.
 func terminalAnswer(req *Frame, fc FuncCode, afn AFN) Frame {
 	return Frame{
@@ -193,7 +193,7 @@ func Reply(req *Frame, data []byte) Frame {
 }
 
 // ReplyConfirm returns a terminal's AFN00 F1 (all confirmed, ok set) or F2 (all denied)
-// answer to master request req, C=80.
+// reply to master request req, C=80.
 func ReplyConfirm(req *Frame, ok bool) Frame {
 	f := terminalAnswer(req, FuncConfirm, AFNConfirm)
 	fn := FnConfirmAll
@@ -204,7 +204,7 @@ func ReplyConfirm(req *Frame, ok bool) Frame {
 	return f
 }
 
-// ReplyConfirmEach returns a terminal's AFN00 F3 answer to master request req with one ERR
+// ReplyConfirmEach returns a terminal's AFN00 F3 reply to master request req with one ERR
 // code per data unit.
 func ReplyConfirmEach(req *Frame, results []UnitResult) Frame {
 	f := terminalAnswer(req, FuncConfirm, AFNConfirm)
