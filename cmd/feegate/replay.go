@@ -58,7 +58,7 @@ replayed one after another. The exit status is 1 when a reply is missing or does
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			failed, err := runReplay(ctx, cmd.OutOrStdout(), sessions, opt)
+			failed, err := runReplay(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), sessions, opt)
 			if err != nil {
 				return err
 			}
@@ -175,17 +175,30 @@ func collectReplaySessions(path string) ([]*replaySession, error) {
 
 // runReplay replays every session in order and reports whether any reply was missing or
 // failed to decode.
-func runReplay(ctx context.Context, out io.Writer, sessions []*replaySession,
+// A summary line per connection goes to summary.
+func runReplay(ctx context.Context, out, summary io.Writer, sessions []*replaySession,
 	opt replayOptions) (bool, error) {
 	failed := false
 	for _, s := range sessions {
-		f, err := replaySessionTo(ctx, out, s, opt)
+		var tally replayTally
+		f, err := replaySessionTo(ctx, out, s, opt, &tally)
 		if err != nil {
 			return failed, err
 		}
 		failed = failed || f
+		fmt.Fprintf(summary, "connection %d from %s: %d of %d frames sent, %d of %d replies, "+
+			"%d other gateway frames\n", s.conn, s.terminal, tally.sent, len(s.steps),
+			tally.replies, tally.expected, tally.unasked)
 	}
 	return failed, nil
+}
+
+// replayTally counts what happened to one replayed connection.
+type replayTally struct {
+	sent     int
+	expected int
+	replies  int
+	unasked  int
 }
 
 // gatewayReader reads frames from the gateway connection on its own goroutine and hands
@@ -215,7 +228,7 @@ func gatewayReader(conn net.Conn) <-chan []byte {
 }
 
 func replaySessionTo(ctx context.Context, out io.Writer, s *replaySession,
-	opt replayOptions) (bool, error) {
+	opt replayOptions, tally *replayTally) (bool, error) {
 	dialer := net.Dialer{Timeout: opt.dialTimeout}
 	conn, err := dialer.DialContext(ctx, "tcp", opt.gateway)
 	if err != nil {
@@ -229,7 +242,7 @@ func replaySessionTo(ctx context.Context, out io.Writer, s *replaySession,
 		}
 	}()
 
-	p := replayPrinter{out: out, opt: opt, session: s}
+	p := replayPrinter{out: out, opt: opt, session: s, tally: tally}
 	failed := false
 	closed := false
 	for i, step := range s.steps {
@@ -362,6 +375,7 @@ type replayPrinter struct {
 	out     io.Writer
 	opt     replayOptions
 	session *replaySession
+	tally   *replayTally
 }
 
 func (p replayPrinter) fields(step int, role string) []field {
@@ -376,6 +390,16 @@ func (p replayPrinter) frame(step int, role string, raw []byte) error {
 }
 
 func (p replayPrinter) explain(step int, role string, raw []byte) (bool, error) {
+	switch role {
+	case "sent":
+		p.tally.sent++
+	case "captured_reply":
+		p.tally.expected++
+	case "gateway_reply":
+		p.tally.replies++
+	case "gateway_frame":
+		p.tally.unasked++
+	}
 	return explainBytes(p.out, raw, p.opt.explain, p.opt.asJSON, p.fields(step, role))
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,6 +173,19 @@ func TestReplaySessionConfirms(t *testing.T) {
 			t.Errorf("reply %d: AFN %02X, want 00", i, uint8(f.AFN))
 		}
 	}
+	cmd := newRootCommand()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"replay", "--linger", "0s", "--pcap", sc.path, "--gateway",
+		srv.ln.Addr().String()})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("replay without --json: %v", err)
+	}
+	if want := "2 of 2 frames sent, 2 of 2 replies"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("summary %q lacks %q", stderr.String(), want)
+	}
+
 	sent := 0
 	for _, m := range jsonLines(t, out) {
 		if m["role"] == "sent" {
