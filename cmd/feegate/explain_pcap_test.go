@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/protocol"
 	"github.com/feegate/feegate/protocol/capture/capturetest"
 )
 
@@ -214,5 +217,64 @@ func TestExplainPcapReportsGap(t *testing.T) {
 	}
 	if codes[2] == "not_a_frame" || codes[2] == "capture_gap" {
 		t.Errorf("login after the gap reported as %s", codes[2])
+	}
+}
+
+func TestExplainPcapDLT645OverTCP(t *testing.T) {
+	addr, err := protocol.ParseMeterAddress("000000000161")
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, err := dlt645.Append(nil, dlt645.NewReadRequest(addr, 0x00010000), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := dlt645.NewReadReply(addr, 0x00010000, "1234.56")
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyBytes, err := dlt645.Append(nil, reply, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A serial server carries the bus transparently: preamble bytes included.
+	var buf bytes.Buffer
+	w, err := capturetest.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := netip.MustParseAddrPort("192.0.2.50:4001")
+	c := capturetest.NewConn(w, capMaster, server, 1, 1)
+	steps := []func() error{
+		func() error { return c.Handshake(capStart) },
+		func() error { _, err := c.Send(capStart, true, request); return err },
+		func() error { _, err := c.Send(capStart, false, replyBytes[:7]); return err },
+		func() error { _, err := c.Send(capStart, false, replyBytes[7:]); return err },
+		w.Flush,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "bus.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runFeegate(t, "explain", "--json", "--pcap", path)
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	lines := jsonLines(t, out)
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want request and reply:\n%s", len(lines), out)
+	}
+	for i, dir := range []string{"request", "reply"} {
+		if lines[i]["protocol"] != "dlt645-2007" || lines[i]["direction"] != dir {
+			t.Errorf("line %d: protocol %v direction %v, want dlt645-2007 %s", i,
+				lines[i]["protocol"], lines[i]["direction"], dir)
+		}
 	}
 }
