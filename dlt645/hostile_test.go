@@ -1,6 +1,7 @@
 package dlt645
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"testing"
@@ -200,5 +201,35 @@ func TestReadAssemblyStopsAtSEQ255(t *testing.T) {
 	}
 	if a.Frames != 255 || a.Done() {
 		t.Fatalf("%d frames, done %v after the rejection", a.Frames, a.Done())
+	}
+}
+
+func TestFramerTruncatedEchoHidesReply(t *testing.T) {
+	// The adapter echoes only the first 12 bytes of a 32-byte write request, then the
+	// meter's 12-byte acknowledgement arrives. The echo announces L=20, so it stays a
+	// valid prefix and the framer waits for its 32 bytes before it looks further.
+	addr := protocol.MeterAddress{0x01}
+	req, err := Append(nil, NewRequest(addr, FuncWrite, make([]byte, 20)), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := Append(nil, NewReply(addr, FuncWrite, false, nil), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFramer(2*MaxFrameLen, true)
+	fr.Write(req[:12])
+	fr.Write(ack)
+	if r := fr.Next(false); r.Frame != nil {
+		t.Fatalf("framer found % X behind the truncated echo; update the NOTE on "+
+			"protocol.Scan", r.Frame)
+	}
+	// Once the line is quiet, atEOF skips the truncated echo and finds the reply.
+	r := fr.Next(true)
+	if !bytes.Equal(r.Frame, ack) {
+		t.Fatalf("frame % X at end of input, want % X", r.Frame, ack)
+	}
+	if r.Noise != 12 {
+		t.Fatalf("noise %d, want the 12 echoed bytes", r.Noise)
 	}
 }

@@ -24,7 +24,13 @@ type FrameSpec struct {
 // candidate, or nil.
 //
 // With atEOF set no more bytes will come, so an incomplete candidate is skipped as well.
-// Scan never allocates.
+// Scan allocates nothing itself, but each rejected candidate costs the error spec.Check
+// allocates.
+//
+// NOTE: without atEOF, a candidate that is a valid prefix stops the scan, so a whole frame
+// after it waits until the candidate completes or fails. A truncated echo followed by a
+// short reply hides the reply; a reader that sees the line go quiet should call Scan (or
+// Framer.Next) with atEOF set before it gives up.
 func Scan(buf []byte, spec *FrameSpec, atEOF bool) (skip, n int, lastErr error) {
 	i := 0
 	for i < len(buf) {
