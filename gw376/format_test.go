@@ -109,3 +109,28 @@ func TestFormatsEncodeLimits(t *testing.T) {
 		t.Errorf("A.2 1230 encodes to % X, reads back %v", b, got)
 	}
 }
+
+func TestA3UnitFlagRoundTrip(t *testing.T) {
+	def := LookupUnit(AFNSetParam, 47, Down)
+	// Order 1, refresh, 120 MWh purchased (G=1), alarm 10 kWh, trip 0 kWh.
+	data := []byte{0x01, 0x00, 0x00, 0x00, 0xAA, 0x20, 0x01, 0x00, 0x40, 0x10, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00}
+	nodes, n, err := def.Decode(data, 0)
+	if err != nil || n != len(data) {
+		t.Fatalf("decode %d bytes: %v", n, err)
+	}
+	obj := ObjectOf(nodes)
+	if v, _ := obj.Get("amount_unit"); v != "MWh or yuan" {
+		t.Errorf("amount_unit = %v", v)
+	}
+	if _, ok := obj.Get("alarm_threshold_unit"); ok {
+		t.Error("G=0 value got a unit sibling")
+	}
+	again, err := def.Append(nil, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(data) {
+		t.Errorf("re-encoded % X\nwant % X", again, data)
+	}
+}

@@ -70,6 +70,9 @@ type Node struct {
 	IsGroup bool
 	// Secret marks a password or key (see Field.Secret).
 	Secret bool
+	// UnitFlag is set when an A.3 value has G=1, so Unit is MWh or yuan instead of the
+	// field's kWh or li.
+	UnitFlag bool
 }
 
 // FindNode returns the first node named name among nodes, or nil.
@@ -161,6 +164,7 @@ func decodeFields(layout []Field, b []byte, base int) ([]Node, int, error) {
 			node.IsGroup = fd.Format != nil && fd.Format.list
 			if d.unit == "G1" {
 				node.Unit = alternateUnit(fd.Unit)
+				node.UnitFlag = true
 			}
 			shiftNodes(node.Fields, base+p)
 			shiftNodes(node.Items, base+p)
@@ -193,6 +197,13 @@ func shiftNodes(nodes []Node, by int) {
 		shiftNodes(nodes[i].Fields, by)
 		shiftNodes(nodes[i].Items, by)
 	}
+}
+
+// hasAlternateUnit reports whether obj gives the A.3 field fd in the unit that G=1
+// selects, through the "_unit" sibling that ObjectOf writes.
+func hasAlternateUnit(obj any, fd *Field) bool {
+	u, ok := lookup(obj, fd.Name+"_unit")
+	return ok && u == alternateUnit(fd.Unit) && u != fd.Unit
 }
 
 // alternateUnit returns the unit that A.3's G=1 selects.
@@ -322,6 +333,9 @@ func ObjectOf(nodes []Node) Object {
 				Member{n.Name + "_raw", strings.ToUpper(hex.EncodeToString(n.Raw))})
 		default:
 			o = append(o, Member{n.Name, n.Value})
+			if n.UnitFlag {
+				o = append(o, Member{n.Name + "_unit", n.Unit})
+			}
 		}
 	}
 	return o
@@ -394,6 +408,9 @@ func encodeFields(dst []byte, layout []Field, obj any) ([]byte, error) {
 			dst = append(dst, raw...)
 		default:
 			dst, err = fd.Format.enc(dst, v)
+			if err == nil && fd.Format == a3Format && hasAlternateUnit(obj, fd) {
+				dst[len(dst)-1] |= 0x40
+			}
 		}
 		if err != nil {
 			return dst, protocol.Errorf(errKind(err), -1, 0, "field %s: %v", fd.Name, err)
