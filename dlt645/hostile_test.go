@@ -233,3 +233,23 @@ func TestFramerTruncatedEchoHidesReply(t *testing.T) {
 		t.Fatalf("noise %d, want the 12 echoed bytes", r.Noise)
 	}
 }
+
+func TestDigitsRejectInvalidBCD(t *testing.T) {
+	number, _ := Lookup(0x04000402)
+	// The meter number 00224102020F has F in its lowest digit.
+	_, err := DecodeValue(number, []byte{0x0F, 0x02, 0x02, 0x41, 0x22, 0x00})
+	if !errors.Is(err, protocol.ErrInvalidBCD) {
+		t.Fatalf("meter number with digit F: %v, want ErrInvalidBCD", err)
+	}
+	if pe := codecError(t, err); pe.Offset != 0 || pe.Got != 0x0F {
+		t.Fatalf("offset %d value %X, want offset 0 value F", pe.Offset, pe.Got)
+	}
+	if _, err := EncodeValue(nil, number, "00224102020F"); !errors.Is(err,
+		protocol.ErrInvalidValue) {
+		t.Fatalf("encoding meter number 00224102020F: %v, want ErrInvalidValue", err)
+	}
+	v, err := DecodeValue(number, []byte{0x08, 0x02, 0x02, 0x41, 0x22, 0x00})
+	if err != nil || v.Data != "002241020208" {
+		t.Fatalf("meter number 002241020208 decoded to %v, %v", v.Data, err)
+	}
+}

@@ -52,7 +52,16 @@ func DecodeValue(it *Item, b []byte) (Value, error) {
 			return Value{}, err
 		}
 		v.Data = d
-	case FormatDigits, FormatHex:
+	case FormatDigits:
+		for i, c := range b {
+			if !protocol.IsBCD(c) {
+				return Value{}, protocol.Errorf(protocol.ErrInvalidBCD, i, int64(c),
+					"DI %s (%s): byte %d of a %d-digit number", it.DIString(), it.Name, i,
+					2*len(b))
+			}
+		}
+		v.Data = reversedHex(b)
+	case FormatHex:
 		v.Data = reversedHex(b)
 	case FormatASCII:
 		r := make([]byte, len(b))
@@ -194,6 +203,9 @@ func EncodeValue(dst []byte, it *Item, v any) ([]byte, error) {
 		b, err := hex.DecodeString(s)
 		if err != nil || len(b) != it.Size {
 			return fail("%q is not %d hex digits", s, 2*it.Size)
+		}
+		if it.Format == FormatDigits && strings.Trim(s, "0123456789") != "" {
+			return fail("%q is not %d decimal digits", s, 2*it.Size)
 		}
 		for i := len(b) - 1; i >= 0; i-- {
 			dst = append(dst, b[i])
