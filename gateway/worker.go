@@ -271,16 +271,35 @@ func retryable(err error) bool {
 
 // attempt runs fn until it succeeds, fails for good, or MaxAttempts is reached.
 func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
+	var timedOut error
 	for {
 		n := e.bumpAttempts(j)
 		err := fn()
 		if err == nil {
 			return nil
 		}
+		err = keepTimeout(timedOut, err)
+		if isCode(err, ReasonTerminalTimeout) {
+			timedOut = err
+		}
 		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
 			return e.reasonOf(ctx, err, n)
 		}
 	}
+}
+
+func isCode(err error, code string) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.Code == code
+}
+
+// keepTimeout reports a terminal that dropped offline after an unanswered request as the
+// timeout it is to the command: the request was in flight when the session ended.
+func keepTimeout(timedOut, err error) error {
+	if timedOut != nil && isCode(err, ReasonTerminalOffline) {
+		return timedOut
+	}
+	return err
 }
 
 func (e *Engine) run(ctx context.Context, j *job, drv Driver) (*Result, *Reason) {
@@ -377,12 +396,17 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 				zap.String("command", c.ID), zap.Int("status_word_3", st.Word))
 		}
 	}
+	var timedOut error
 	for !sent {
 		n := e.bumpAttempts(j)
 		err := drv.Control(ctx, j.dev, Control{Action: c.Action,
 			Deadline: c.Deadline.In(e.cfg.location), Operator: c.Operator})
 		if err == nil {
 			break
+		}
+		err = keepTimeout(timedOut, err)
+		if isCode(err, ReasonTerminalTimeout) {
+			timedOut = err
 		}
 		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
 			return nil, e.reasonOf(ctx, err, n)

@@ -32,6 +32,11 @@ func failTransport(ctx context.Context, err error, onBus bool) error {
 		}
 	}
 	switch {
+	case errors.Is(err, transport.ErrTerminalOffline) && te != nil && te.Attempts > 0:
+		// The request was written, then the session ended (heartbeat window, half-open
+		// socket, protocol errors): to the command it is an unanswered request.
+		return gateway.Fail(gateway.ReasonTerminalTimeout, ev,
+			"terminal went offline while the request waited for its reply")
 	case errors.Is(err, transport.ErrTerminalOffline):
 		return gateway.Fail(gateway.ReasonTerminalOffline, ev, "terminal is offline")
 	case errors.Is(err, transport.ErrDenied):
