@@ -278,3 +278,32 @@ func TestExplainPcapDLT645OverTCP(t *testing.T) {
 		}
 	}
 }
+
+func TestExplainPcapTruncatedFile(t *testing.T) {
+	sc := writeSessionCapture(t)
+	data, err := os.ReadFile(sc.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut the file inside its last packet, as a capture stopped by a full disk ends.
+	path := filepath.Join(t.TempDir(), "cut.pcapng")
+	if err := os.WriteFile(path, data[:len(data)-10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runFeegate(t, "explain", "--json", "--pcap", path)
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Errorf("err = %v, want exit status 1", err)
+	}
+	lines := jsonLines(t, out)
+	if len(lines) < 2 {
+		t.Fatalf("got %d lines, want the frames before the damage and an error:\n%s",
+			len(lines), out)
+	}
+	if lines[0]["protocol"] != "gw376" {
+		t.Errorf("first line %v, want the login frame", lines[0])
+	}
+	if code := errorCode(lines[len(lines)-1]); code != "corrupt_capture" {
+		t.Errorf("last line code %q, want corrupt_capture", code)
+	}
+}

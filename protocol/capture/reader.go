@@ -77,6 +77,8 @@ type Reader struct {
 	src    packetSource
 	count  int
 	err    error
+	// truncatedAt is the offset of the block a pcapng file is cut inside, or -1.
+	truncatedAt int64
 }
 
 const (
@@ -119,13 +121,19 @@ func NewReader(rs io.ReadSeeker) (*Reader, error) {
 		be == pcapMagicNanos:
 		return newPcapReader(rs)
 	case le == pcapngSectionType:
-		if err := checkPcapNG(bufio.NewReader(rs)); err != nil {
+		truncatedAt, err := checkPcapNG(bufio.NewReader(rs))
+		if err != nil {
 			return nil, err
 		}
 		if _, err := rs.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		return newPcapNGReader(rs)
+		r, err := newPcapNGReader(rs)
+		if err != nil {
+			return nil, err
+		}
+		r.truncatedAt = truncatedAt
+		return r, nil
 	}
 	return nil, &FormatError{Offset: 0, Detail: fmt.Sprintf(
 		"magic number %02X %02X %02X %02X is neither pcap nor pcapng",
@@ -154,6 +162,12 @@ func (r *Reader) Next() (p Packet, err error) {
 	}()
 	p, err = r.src.next()
 	if err != nil {
+		// pcapgo skips unknown blocks with Discard, which reports a cut inside one as a
+		// plain end of file; the block walk of NewReader knows better.
+		if err == io.EOF && r.truncatedAt >= 0 {
+			err = &FormatError{Offset: r.truncatedAt, Detail: fmt.Sprintf(
+				"file ends inside the block after packet %d", r.count)}
+		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			err = &FormatError{Offset: -1, Detail: fmt.Sprintf(
 				"file ends inside packet %d", r.count+1)}
@@ -175,7 +189,7 @@ func newPcapReader(rs io.Reader) (*Reader, error) {
 	// Some writers store packets longer than the snapshot length they declare, and tcpdump
 	// reads them anyway, so the limit is raised to MaxPacketSize.
 	pr.SetSnaplen(MaxPacketSize)
-	return &Reader{format: FormatPcap, src: pcapSource{pr}}, nil
+	return &Reader{format: FormatPcap, src: pcapSource{pr}, truncatedAt: -1}, nil
 }
 
 func (s pcapSource) next() (Packet, error) {
@@ -199,7 +213,7 @@ func newPcapNGReader(rs io.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, &FormatError{Offset: 0, Detail: err.Error()}
 	}
-	return &Reader{format: FormatPcapNG, src: pcapngSource{nr}}, nil
+	return &Reader{format: FormatPcapNG, src: pcapngSource{nr}, truncatedAt: -1}, nil
 }
 
 func (s pcapngSource) next() (Packet, error) {
@@ -232,24 +246,25 @@ const (
 )
 
 // checkPcapNG walks the block structure of a pcapng file and rejects a block whose total
-// length is not a multiple of 4, runs past the file or cannot hold the packet it announces.
-func checkPcapNG(r *bufio.Reader) error {
+// length is not a multiple of 4 or cannot hold the packet it announces. A file cut inside a
+// block is not rejected, so that the packets before the cut can be read: truncatedAt is
+// the offset of that block, or -1.
+func checkPcapNG(r *bufio.Reader) (truncatedAt int64, err error) {
 	var order binary.ByteOrder = binary.LittleEndian
 	var off int64
 	var head [28]byte
 	for {
-		n, err := io.ReadFull(r, head[:8])
+		_, err := io.ReadFull(r, head[:8])
 		if err == io.EOF {
-			return nil
+			return -1, nil
 		}
 		if err != nil {
-			return &FormatError{Offset: off, Detail: fmt.Sprintf(
-				"file ends inside a block header (%d bytes)", n)}
+			return off, nil
 		}
 		typ := binary.LittleEndian.Uint32(head[:4])
 		if typ == pcapngSectionType {
 			if _, err := io.ReadFull(r, head[8:12]); err != nil {
-				return &FormatError{Offset: off, Detail: "file ends inside a section header"}
+				return off, nil
 			}
 			switch {
 			case binary.LittleEndian.Uint32(head[8:12]) == pcapngByteOrder:
@@ -257,7 +272,7 @@ func checkPcapNG(r *bufio.Reader) error {
 			case binary.BigEndian.Uint32(head[8:12]) == pcapngByteOrder:
 				order = binary.BigEndian
 			default:
-				return &FormatError{Offset: off + 8, Detail: "invalid byte-order magic"}
+				return -1, &FormatError{Offset: off + 8, Detail: "invalid byte-order magic"}
 			}
 		} else {
 			typ = order.Uint32(head[:4])
@@ -268,13 +283,13 @@ func checkPcapNG(r *bufio.Reader) error {
 			read = 12
 		}
 		if length < 12 || length%4 != 0 || length < read {
-			return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
+			return -1, &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
 				"invalid block length %d", length)}
 		}
 		isPacket := typ == blockEnhancedPacket || typ == blockObsoletePacket ||
 			typ == blockSimplePacket
 		if isPacket && length > maxPcapNGBlockLength {
-			return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
+			return -1, &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
 				"packet block length %d exceeds %d", length, maxPcapNGBlockLength)}
 		}
 		switch typ {
@@ -282,38 +297,37 @@ func checkPcapNG(r *bufio.Reader) error {
 			// Both carry the captured length at bytes 20..23 of the block, after which
 			// the packet data and 4 bytes of trailing length follow.
 			if length < 32 {
-				return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
+				return -1, &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
 					"packet block length %d is shorter than its header", length)}
 			}
 			if _, err := io.ReadFull(r, head[8:24]); err != nil {
-				return &FormatError{Offset: off, Detail: "file ends inside a packet block"}
+				return off, nil
 			}
 			read = 24
 			capLen := order.Uint32(head[20:24])
 			if capLen > length-32 {
-				return &FormatError{Offset: off + 20, Detail: fmt.Sprintf(
+				return -1, &FormatError{Offset: off + 20, Detail: fmt.Sprintf(
 					"captured length %d exceeds its block of %d bytes", capLen, length)}
 			}
 		case blockSimplePacket:
 			if length < 16 {
-				return &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
+				return -1, &FormatError{Offset: off + 4, Detail: fmt.Sprintf(
 					"simple packet block length %d is shorter than its header", length)}
 			}
 			if _, err := io.ReadFull(r, head[8:12]); err != nil {
-				return &FormatError{Offset: off, Detail: "file ends inside a packet block"}
+				return off, nil
 			}
 			read = 12
 			origLen := order.Uint32(head[8:12])
 			// NOTE: a simple packet block truncated by the interface snapshot length is
 			// rejected, because pcapgo v1.1.19 would read its original length of bytes.
 			if origLen > length-16 {
-				return &FormatError{Offset: off + 8, Detail: fmt.Sprintf(
+				return -1, &FormatError{Offset: off + 8, Detail: fmt.Sprintf(
 					"packet length %d exceeds its simple block of %d bytes", origLen, length)}
 			}
 		}
 		if _, err := r.Discard(int(length - read)); err != nil {
-			return &FormatError{Offset: off, Detail: fmt.Sprintf(
-				"file ends inside a block of %d bytes", length)}
+			return off, nil
 		}
 		off += int64(length)
 	}
