@@ -457,3 +457,65 @@ func TestSecurityFailureFault(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSecurity", err)
 	}
 }
+
+func TestWriteFreezeBroadcastFollowup(t *testing.T) {
+	m := newPlain(t)
+	pw := password(t, "123456")
+	cred := dlt645.Credentials{Level: dlt645.LevelPlain02, Password: pw}
+
+	// Write the trip delay (04001401, NNNN minutes): 0x94 with no data.
+	w, err := dlt645.NewWriteRequest(m.Address(), &dlt645.WriteRequest{DI: 0x04001401,
+		Credentials: cred, Data: []byte{0x05, 0x00}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dlt645.ParseAck(dlt645.Edition2007, dlt645.FuncWrite, exchange(t, m, w, t0)); err != nil {
+		t.Fatalf("write trip delay: %v", err)
+	}
+	if v := bcdValue(t, readValue(t, m, 0x04001401, t0)); v != 5 {
+		t.Errorf("trip delay = %d min, want 5", v)
+	}
+	bad, _ := dlt645.NewWriteRequest(m.Address(), &dlt645.WriteRequest{DI: 0x04001401,
+		Credentials: dlt645.Credentials{Level: dlt645.LevelPlain02}, Data: []byte{0x01, 0x00}})
+	if err := dlt645.ParseAck(dlt645.Edition2007, dlt645.FuncWrite, exchange(t, m, bad, t0)); !errors.Is(err, dlt645.ErrPasswordRejected) {
+		t.Errorf("write with a wrong password: err = %v", err)
+	}
+
+	// Freeze: 0x96 with no data.
+	fr := dlt645.NewFreezeRequest(m.Address(), dlt645.FreezeTime{Minute: 99, Hour: 99, Day: 99, Month: 99})
+	if err := dlt645.ParseAck(dlt645.Edition2007, dlt645.FuncFreeze, exchange(t, m, fr, t0)); err != nil {
+		t.Errorf("freeze: %v", err)
+	}
+
+	// Read follow-up: no identifier needs a second frame.
+	fu := dlt645.NewReadFollowupRequest(m.Address(), 0x00010000, 1)
+	if _, err := dlt645.ParseReadFollowupReply(exchange(t, m, fu, t0), 0x00010000); !errors.Is(err, dlt645.ErrNoData) {
+		t.Errorf("read follow-up: err = %v, want ErrNoData", err)
+	}
+
+	// Broadcast time: no reply; a correction under 5 minutes moves the clock, once a day.
+	bc, err := dlt645.NewBroadcastTimeRequest(t0.Add(2 * time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, m, bc, t0); r != nil {
+		t.Fatal("meter replied to a broadcast")
+	}
+	if s := m.State(t0); s.Clock != t0.Add(2*time.Minute).Format("2006-01-02T15:04:05") {
+		t.Errorf("clock after broadcast = %s", s.Clock)
+	}
+	bc, _ = dlt645.NewBroadcastTimeRequest(t0.Add(3 * time.Minute))
+	exchange(t, m, bc, t0)
+	if s := m.State(t0); s.Clock != t0.Add(2*time.Minute).Format("2006-01-02T15:04:05") {
+		t.Errorf("a second broadcast the same day moved the clock to %s", s.Clock)
+	}
+
+	// A function the meter does not support gets ERR bit 0.
+	out, err := dlt645.NewOutputControlRequest(m.Address(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, m, out, t0); r == nil || !r.Control.IsAbnormal() || r.Data[0] != 0x01 {
+		t.Errorf("unsupported function: %v", r)
+	}
+}

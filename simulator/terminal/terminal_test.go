@@ -2,6 +2,7 @@ package terminal
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -330,5 +331,96 @@ func waitLoggedIn(t *testing.T, term *Terminal) {
 			t.Fatal("terminal did not log in")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStaleTpDiscarded(t *testing.T) {
+	g := newTestGateway(t)
+	term, _, stop := testTerminal(t, g)
+	defer stop()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+	id, _ := gw376.IDFor(0, 2)
+
+	stale, _ := gw376.NewRequest(termAddr, 1, gw376.AFNClass1, 6, id.Append(nil))
+	stale.SetTp(gw376.NewTp(6, time.Now().Add(-10*time.Minute).In(dlt645.DefaultLocation()), 1))
+	gc.send(t, stale)
+	fresh, _ := gw376.NewRequest(termAddr, 1, gw376.AFNClass1, 7, id.Append(nil))
+	fresh.SetTp(gw376.NewTp(7, time.Now().In(dlt645.DefaultLocation()), 1))
+	gc.send(t, fresh)
+	reply := gc.expect(t, gw376.AFNClass1, 2)
+	if reply.Seq.Num != 7 {
+		t.Errorf("answered PSEQ %d first, want only the fresh request 7", reply.Seq.Num)
+	}
+	if !reply.Seq.TpV || reply.Tp.PFC != 7 {
+		t.Errorf("reply Tp = %+v, want the request's echoed", reply.Tp)
+	}
+}
+
+func TestMeterTableMultiFrame(t *testing.T) {
+	g := newTestGateway(t)
+	var attached []Attached
+	for i := 1; i <= 40; i++ {
+		a, _ := protocol.ParseMeterAddress(fmt.Sprintf("%012d", i))
+		m := meter.New(meter.Config{Address: a, Edition: dlt645.Edition2007, Start: time.Now()})
+		attached = append(attached, Attached{Point: uint16(i), Port: 31, Meter: m})
+	}
+	term := New(Config{Address: termAddr, Gateway: g.ln.Addr().String(),
+		Heartbeat: time.Minute, Backoff: 50 * time.Millisecond}, attached)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { term.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+
+	id, _ := gw376.IDFor(0, 10)
+	req, _ := gw376.NewRequest(termAddr, 1, gw376.AFNQueryParam, 9, append(id.Append(nil), 0, 0))
+	gc.send(t, req)
+	records := 0
+	for i := 0; ; i++ {
+		f := gc.expect(t, gw376.AFNQueryParam, 10)
+		if f.Seq.FIR != (i == 0) {
+			t.Errorf("frame %d FIR = %v", i, f.Seq.FIR)
+		}
+		if f.Seq.Num != uint8(9+i)&0x0F {
+			t.Errorf("frame %d RSEQ = %d, want %d", i, f.Seq.Num, 9+i)
+		}
+		n := int(f.Data[gw376.IDLen]) | int(f.Data[gw376.IDLen+1])<<8
+		if len(f.Data) != gw376.IDLen+2+27*n {
+			t.Fatalf("frame %d: %d bytes for %d records", i, len(f.Data), n)
+		}
+		records += n
+		if f.Seq.FIN {
+			if i == 0 {
+				t.Error("40 records came in one frame")
+			}
+			break
+		}
+	}
+	if records != 40 {
+		t.Errorf("records = %d, want 40", records)
+	}
+}
+
+func TestReportConfirmationFromAFN04F1(t *testing.T) {
+	g := newTestGateway(t)
+	term, _, stop := testTerminal(t, g)
+	defer stop()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+
+	id, _ := gw376.IDFor(0, 1)
+	set, _ := gw376.NewRequest(termAddr, 1, gw376.AFNSetParam, 1,
+		append(id.Append(nil), 0, 0, 30, 0x30, 0x04, 1))
+	gc.send(t, set)
+	gc.expect(t, gw376.AFNConfirm, 0)
+
+	trip, _ := gw376.IDFor(2, 1)
+	req, _ := gw376.NewRequest(termAddr, 1, gw376.AFNControl, 2, append(trip.Append(nil), 0))
+	gc.send(t, req)
+	report := gc.expect(t, gw376.AFNClass3, 1)
+	if !report.Seq.CON || report.Control.Func != gw376.FuncRequestClass1 {
+		t.Errorf("report C=%02X CON=%v, want CA with CON", report.Control.Byte(), report.Seq.CON)
 	}
 }
