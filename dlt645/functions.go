@@ -157,7 +157,14 @@ func NewFreezeRequest(addr protocol.MeterAddress, t FreezeTime) *Frame {
 		protocol.ToBCD(t.Hour), protocol.ToBCD(t.Day), protocol.ToBCD(t.Month)})
 }
 
-// ParseFreezeRequest decodes a freeze request.
+// freezeFieldRange gives the valid values of mm hh DD MM besides FreezeEvery.
+var freezeFieldRange = [4]struct {
+	name     string
+	min, max int
+}{{"minute", 0, 59}, {"hour", 0, 23}, {"day", 1, 31}, {"month", 1, 12}}
+
+// ParseFreezeRequest decodes a freeze request. A field that is neither in its range nor
+// FreezeEvery returns protocol.ErrInvalidValue.
 func ParseFreezeRequest(f *Frame) (FreezeTime, error) {
 	if f.Function() != FuncFreeze || f.Control.IsReply() || len(f.Data) != 4 {
 		return FreezeTime{}, unexpected(f, "not a freeze request")
@@ -168,6 +175,12 @@ func ParseFreezeRequest(f *Frame) (FreezeTime, error) {
 		if err != nil {
 			return FreezeTime{}, shiftOffset(protocol.Errorf(protocol.ErrInvalidBCD, i,
 				int64(c), "freeze time byte %d", i), HeaderLen)
+		}
+		r := freezeFieldRange[i]
+		if n != FreezeEvery && (n < r.min || n > r.max) {
+			return FreezeTime{}, protocol.Errorf(protocol.ErrInvalidValue, HeaderLen+i,
+				int64(n), "freeze %s %d is outside %d-%d and is not 99", r.name, n, r.min,
+				r.max)
 		}
 		v[i] = n
 	}

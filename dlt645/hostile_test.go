@@ -253,3 +253,35 @@ func TestDigitsRejectInvalidBCD(t *testing.T) {
 		t.Fatalf("meter number 002241020208 decoded to %v, %v", v.Data, err)
 	}
 }
+
+func TestParseFreezeRequestRanges(t *testing.T) {
+	addr := protocol.MeterAddress{0x01}
+	cases := []struct {
+		data   []byte // mm hh DD MM
+		offset int
+	}{
+		{[]byte{0x60, 0x00, 0x01, 0x01}, HeaderLen},     // minute 60
+		{[]byte{0x00, 0x24, 0x01, 0x01}, HeaderLen + 1}, // hour 24
+		{[]byte{0x00, 0x00, 0x00, 0x01}, HeaderLen + 2}, // day 0
+		{[]byte{0x00, 0x00, 0x01, 0x13}, HeaderLen + 3}, // month 13
+	}
+	for _, tc := range cases {
+		ft, err := ParseFreezeRequest(NewRequest(addr, FuncFreeze, tc.data))
+		if !errors.Is(err, protocol.ErrInvalidValue) {
+			t.Errorf("% X decoded to %+v, %v; want ErrInvalidValue", tc.data, ft, err)
+			continue
+		}
+		if pe := codecError(t, err); pe.Offset != tc.offset {
+			t.Errorf("% X: offset %d, want %d", tc.data, pe.Offset, tc.offset)
+		}
+	}
+	every := FreezeTime{Minute: FreezeEvery, Hour: FreezeEvery, Day: FreezeEvery,
+		Month: FreezeEvery}
+	if ft, err := ParseFreezeRequest(NewFreezeRequest(addr, every)); err != nil || ft != every {
+		t.Fatalf("instantaneous freeze decoded to %+v, %v", ft, err)
+	}
+	daily := FreezeTime{Minute: 0, Hour: 0, Day: FreezeEvery, Month: FreezeEvery}
+	if ft, err := ParseFreezeRequest(NewFreezeRequest(addr, daily)); err != nil || ft != daily {
+		t.Fatalf("daily freeze decoded to %+v, %v", ft, err)
+	}
+}

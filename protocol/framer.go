@@ -83,6 +83,8 @@ type Result struct {
 
 // NewFramer returns a Framer for spec that holds at most maxBuffered unconsumed bytes; older
 // bytes are dropped as noise when a peer sends more without ever completing a frame.
+// Next enforces the limit and Write does not, so a caller calls Next after every Write.
+// A maxBuffered of 0 sets no limit.
 func NewFramer(spec FrameSpec, maxBuffered int) *Framer {
 	return &Framer{spec: spec, max: maxBuffered}
 }

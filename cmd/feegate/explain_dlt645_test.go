@@ -299,6 +299,15 @@ func FuzzExplainDLT645(f *testing.F) {
 			!bytes.Contains(line, []byte(`"password":"******"`)) {
 			t.Fatalf("password not masked: %s", line)
 		}
+		// A request of a password-carrying function of either edition never shows its
+		// raw data field, whatever --edition says.
+		c := frame[8]
+		switch c & 0x1F {
+		case 0x04, 0x0F, 0x10, 0x14, 0x18, 0x19, 0x1A, 0x1B, 0x1C:
+			if c&0x80 == 0 && bytes.Contains(line, []byte(`"data":`)) {
+				t.Fatalf("request with C=%02X shows its data field: %s", c, line)
+			}
+		}
 	})
 }
 
