@@ -35,7 +35,9 @@ func BenchmarkSubmitHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(api.New(api.Options{Engine: e, Tokens: []string{token}}))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer func() {
+		client.CloseIdleConnections()
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
@@ -57,7 +59,6 @@ func BenchmarkSubmitHTTP(b *testing.B) {
 			"route": {"terminal": "44010001", "point": %d, "port": 31}}`, addr, i)
 	}
 	sb.WriteString(`]}`)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	put, _ := http.NewRequest("PUT", srv.URL+"/v1/archive", strings.NewReader(sb.String()))
 	put.Header.Set("Authorization", "Bearer "+token)
 	if resp, err := client.Do(put); err != nil || resp.StatusCode != 200 {
