@@ -102,7 +102,7 @@ type simMeter struct {
 	password dlt645.Password
 }
 
-// Ready is what the fleet prints and writes to the ready file when it is up.
+// Ready is the fleet's endpoints, printed and written to the ready file when it is up.
 type Ready struct {
 	Control string   `json:"control"`
 	Serial  []string `json:"serial"`
@@ -382,9 +382,9 @@ func (f *Fleet) modbusMeters() []*simMeter {
 	return out
 }
 
-// Archive returns the archive of the fleet, with the current pty paths and the Modbus
-// server address, and the meters' plain passwords (the gateway needs them; export it
-// only to the gateway under test).
+// Archive returns the archive of the fleet with the current pty paths, the Modbus server
+// address and the meters' plain passwords. The gateway needs the passwords, so export it
+// only to the gateway under test.
 func (f *Fleet) Archive() *archive.Archive {
 	a := &archive.Archive{Terminals: []archive.Terminal{}, Buses: []archive.Bus{},
 		Links: []archive.Link{}, ModbusModels: []archive.ModbusModel{}, Meters: []archive.Meter{}}

@@ -25,7 +25,7 @@ type modbusServer struct {
 
 func startModbus(meters []*simMeter, logger *zap.Logger) (*modbusServer, error) {
 	// The library listens on the URL it is given and does not report the port it bound, so
-	// a free loopback port is chosen first; another process could take it in between.
+	// a free loopback port is chosen first. Another process could take it in between.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: modbus port: %w", err)

@@ -172,8 +172,8 @@ func (m *Meter) apply(c *dlt645.RelayCommand, now int64) (bool, uint16) {
 			m.openRelay(now)
 		}
 		if c.Action != dlt645.ActionTrip {
-			// N2 is the restore delay in units of 5 minutes; see the NOTE in dlt645 on
-			// which of 1D and 1E restores how: both restore by closing here.
+			// N2 is the restore delay in units of 5 minutes. Sources disagree on which of
+			// 1D and 1E restores to close allowed, so both close the relay here.
 			m.restoreAt = now + int64(m.tripDelay)*1e9 + int64(c.N2)*int64(5*time.Minute)
 		}
 		m.ops.Trip++

@@ -8,7 +8,7 @@ import (
 	"github.com/feegate/feegate/protocol"
 )
 
-// Handle answers one DL/T 645 request frame received at now, as the meter would: it
+// Handle processes one DL/T 645 request frame received at now, as the meter would. It
 // returns the reply (nil when the meter stays silent: another address, a broadcast, no
 // supply or the silent fault) and how long after the request's last byte the reply starts
 // (delay plus the slow fault's extra delay). Byte times on the line are the caller's.
@@ -135,9 +135,10 @@ func (m *Meter) broadcast(req *dlt645.Frame, now int64) {
 	m.skew += int64(diff)
 }
 
-// write2007 handles 0x14: DI(4), PA P0 P1 P2, C0..C3, data. The clock (0400010C) and the
-// trip delay (04001401) are writable with the plain password on plain meters; cost-control
-// meters protect them at the encrypted levels, which the simulator does not model.
+// write2007 handles 0x14: DI(4), PA P0 P1 P2, C0..C3, data. Plain meters accept writes of
+// the clock (0400010C) and the trip delay (04001401) with the plain password. Cost-control
+// meters protect them at the encrypted levels, which the simulator does not model, so they
+// reject every write.
 func (m *Meter) write2007(req *dlt645.Frame, now int64) *dlt645.Frame {
 	fn := req.Function()
 	if len(req.Data) < 12 {
@@ -217,8 +218,8 @@ type item struct {
 // energy4 writes kWh as XXXXXX.XX in 4 BCD bytes; registers roll over at 1,000,000 kWh.
 func energy4(v float64, dst []byte) { putBCD(dst, math.Mod(v, 1e6), 2) }
 
-// putBCD writes v with the given decimals as BCD, low byte first; a negative v sets the
-// sign bit of the top byte, the 2007 convention for signed values.
+// putBCD writes v with the given decimals as BCD, low byte first. A negative v sets the
+// sign bit of the top byte, which is the 2007 convention for signed values.
 func putBCD(dst []byte, v float64, decimals int) {
 	neg := v < 0
 	raw := uint64(math.Round(math.Abs(v) * math.Pow10(decimals)))

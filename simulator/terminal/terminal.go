@@ -48,7 +48,7 @@ type Config struct {
 	Backoff time.Duration
 	// RetryWindow is how long a reply stays cached for a repeated PSEQ (default 60 s).
 	RetryWindow time.Duration
-	// ReportCon asks the gateway to confirm active reports (AFN04 F1 may change it).
+	// ReportCon requests confirmation of active reports (CON=1); AFN04 F1 may change it.
 	ReportCon bool
 	// Logger receives connection events; nil logs nothing.
 	Logger *zap.Logger
