@@ -22,7 +22,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newExplainCommand(), newServeCommand())
+	root.AddCommand(newVersionCommand(), newExplainCommand(), newServeCommand(),
+		newDemoCommand())
 	root.AddCommand(newFieldCommands()...)
 	return root
 }
