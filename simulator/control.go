@@ -173,95 +173,110 @@ func (f *Fleet) Totals() ForwardTotals {
 //	GET  /stats                               forwarding totals (ForwardTotals)
 func (f *Fleet) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /terminals", func(w http.ResponseWriter, r *http.Request) {
-		out := make([]terminal.State, 0, len(f.terminals))
-		for _, t := range f.terminals {
-			out = append(out, t.State())
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
-	mux.HandleFunc("GET /terminals/{a1a2}", func(w http.ResponseWriter, r *http.Request) {
-		t, ok := f.Terminal(r.PathValue("a1a2"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
-			return
-		}
-		writeJSON(w, http.StatusOK, t.State())
-	})
-	mux.HandleFunc("POST /terminals/{a1a2}/power", func(w http.ResponseWriter, r *http.Request) {
-		t, ok := f.Terminal(r.PathValue("a1a2"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
-			return
-		}
-		var body struct {
-			On *bool `json:"on"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.On == nil {
-			writeError(w, http.StatusBadRequest, "invalid", `body must be {"on": true|false}`, "on")
-			return
-		}
-		t.SetPower(*body.On)
-		f.log.Info("terminal power switched", zap.String("terminal", t.Address().String()),
-			zap.Bool("on", *body.On))
-		writeJSON(w, http.StatusOK, t.State())
-	})
-	mux.HandleFunc("GET /meters", func(w http.ResponseWriter, r *http.Request) {
-		term := r.URL.Query().Get("terminal")
-		now := time.Now()
-		out := []MeterView{}
-		for _, sm := range f.order {
-			if term == "" || sm.terminal == term {
-				out = append(out, f.view(sm, now))
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
-	mux.HandleFunc("GET /meters/{address}", func(w http.ResponseWriter, r *http.Request) {
-		sm, ok := f.meters[r.PathValue("address")]
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
-			return
-		}
-		writeJSON(w, http.StatusOK, f.view(sm, time.Now()))
-	})
-	mux.HandleFunc("POST /meters/{address}/button", func(w http.ResponseWriter, r *http.Request) {
-		sm, ok := f.meters[r.PathValue("address")]
-		if !ok {
-			writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
-			return
-		}
-		now := time.Now()
-		closed := sm.m.PressButton(now)
-		f.log.Info("meter button pressed", zap.String("meter", r.PathValue("address")),
-			zap.Bool("closed", closed))
-		writeJSON(w, http.StatusOK, map[string]any{"closed": closed, "meter": f.view(sm, now)})
-	})
-	faults := func(on bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			var req FaultRequest
-			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-				writeError(w, http.StatusBadRequest, "invalid", "invalid JSON: "+err.Error(), "")
-				return
-			}
-			if err := f.SetFault(req, on); err != nil {
-				status := http.StatusBadRequest
-				if errors.Is(err, ErrNotFound) {
-					status = http.StatusNotFound
-				}
-				writeError(w, status, "invalid", err.Error(), "target")
-				return
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "on": on,
-				"target": req.Target})
-		}
-	}
-	mux.HandleFunc("PUT /faults", faults(true))
-	mux.HandleFunc("DELETE /faults", faults(false))
+	mux.HandleFunc("GET /terminals", f.listTerminals)
+	mux.HandleFunc("GET /terminals/{a1a2}", f.getTerminal)
+	mux.HandleFunc("POST /terminals/{a1a2}/power", f.powerTerminal)
+	mux.HandleFunc("GET /meters", f.listMeters)
+	mux.HandleFunc("GET /meters/{address}", f.getMeter)
+	mux.HandleFunc("POST /meters/{address}/button", f.pressButton)
+	mux.HandleFunc("PUT /faults", f.faultHandler(true))
+	mux.HandleFunc("DELETE /faults", f.faultHandler(false))
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, f.Totals())
 	})
 	return mux
+}
+
+func (f *Fleet) listTerminals(w http.ResponseWriter, r *http.Request) {
+	out := make([]terminal.State, 0, len(f.terminals))
+	for _, t := range f.terminals {
+		out = append(out, t.State())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (f *Fleet) getTerminal(w http.ResponseWriter, r *http.Request) {
+	t, ok := f.Terminal(r.PathValue("a1a2"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
+		return
+	}
+	writeJSON(w, http.StatusOK, t.State())
+}
+
+func (f *Fleet) powerTerminal(w http.ResponseWriter, r *http.Request) {
+	t, ok := f.Terminal(r.PathValue("a1a2"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such terminal", "a1a2")
+		return
+	}
+	var body struct {
+		On *bool `json:"on"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.On == nil {
+		writeError(w, http.StatusBadRequest, "invalid", `body must be {"on": true|false}`, "on")
+		return
+	}
+	t.SetPower(*body.On)
+	f.log.Info("terminal power switched", zap.String("terminal", t.Address().String()),
+		zap.Bool("on", *body.On))
+	writeJSON(w, http.StatusOK, t.State())
+}
+
+func (f *Fleet) listMeters(w http.ResponseWriter, r *http.Request) {
+	term := r.URL.Query().Get("terminal")
+	now := time.Now()
+	out := []MeterView{}
+	for _, sm := range f.order {
+		if term == "" || sm.terminal == term {
+			out = append(out, f.view(sm, now))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (f *Fleet) getMeter(w http.ResponseWriter, r *http.Request) {
+	sm, ok := f.meters[r.PathValue("address")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
+		return
+	}
+	writeJSON(w, http.StatusOK, f.view(sm, time.Now()))
+}
+
+func (f *Fleet) pressButton(w http.ResponseWriter, r *http.Request) {
+	sm, ok := f.meters[r.PathValue("address")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such meter", "address")
+		return
+	}
+	now := time.Now()
+	closed := sm.m.PressButton(now)
+	f.log.Info("meter button pressed", zap.String("meter", r.PathValue("address")),
+		zap.Bool("closed", closed))
+	writeJSON(w, http.StatusOK, map[string]any{"closed": closed, "meter": f.view(sm, now)})
+}
+
+// faultHandler returns the handler of PUT (on) or DELETE (off) /faults.
+func (f *Fleet) faultHandler(on bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req FaultRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid", "invalid JSON: "+err.Error(), "")
+			return
+		}
+		if err := f.SetFault(req, on); err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrNotFound) {
+				status = http.StatusNotFound
+			}
+			f.log.Info("fault request rejected", zap.Error(err))
+			writeError(w, status, "invalid", err.Error(), "target")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "on": on,
+			"target": req.Target})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
