@@ -397,3 +397,37 @@ func readFixtureF(f *testing.F, name string) []byte {
 	}
 	return data
 }
+
+func TestDecodeCSVFixtureMerges(t *testing.T) {
+	base, err := DecodeJSON(bytes.NewReader(readFixture(t, "small.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvArchive, err := DecodeCSV(bytes.NewReader(readFixture(t, "meters.csv")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(csvArchive.Meters) != 6 {
+		t.Fatalf("meters = %d, want 6", len(csvArchive.Meters))
+	}
+	if m := csvArchive.Meters[2]; m.Address != "000000000163" || !m.Protected {
+		t.Errorf("row 4: %+v", m)
+	}
+	if p := csvArchive.Meters[4].Password; p == nil || p.Level != 98 || p.LevelByte() != 0x98 {
+		t.Errorf("level 98 password: %+v", p)
+	}
+	next, err := Replace(base, csvArchive)
+	if err != nil {
+		t.Fatalf("replace meters with the CSV: %v", err)
+	}
+	ix := NewIndex(next)
+	if got := len(ix.MetersOf("44010001")); got != 2 {
+		t.Errorf("meters of 44010001 = %d, want 2", got)
+	}
+	if m, ok := ix.Meter("000000000401"); !ok || m.Route.Modbus.Model != "din-rail-relay" {
+		t.Errorf("modbus meter: %+v %v", m, ok)
+	}
+	if _, ok := ix.ModbusModel(DefaultModbusModelName); !ok {
+		t.Error("the default model is missing from the index")
+	}
+}
