@@ -519,3 +519,22 @@ func TestWriteFreezeBroadcastFollowup(t *testing.T) {
 		t.Errorf("unsupported function: %v", r)
 	}
 }
+
+func TestWildcardOnlyForReads(t *testing.T) {
+	m := newPlain(t)
+	wild, _ := protocol.ParseMeterAddress("AAAAAAAA0161")
+	if r := exchange(t, m, dlt645.NewReadRequest(wild, 0x00010000), t0); r == nil || r.Address != m.Address() {
+		t.Fatalf("wildcard read: %v", r)
+	}
+	f, err := dlt645.NewRelayRequest(wild, &dlt645.RelayCommand{Level: dlt645.LevelPlain02,
+		Password: password(t, "123456"), Action: dlt645.ActionTrip, Deadline: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, m, f, t0); r != nil {
+		t.Errorf("meter answered a wildcard relay command: %v", r)
+	}
+	if s := m.State(t0); s.Relay != "closed" {
+		t.Errorf("wildcard trip moved the relay")
+	}
+}

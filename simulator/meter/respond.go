@@ -27,6 +27,9 @@ func (m *Meter) Handle(req *dlt645.Frame, now time.Time, delay time.Duration) (*
 	if !req.Address.Matches(m.address) {
 		return nil, 0
 	}
+	if req.Address.IsWildcard() && !wildcardFunction(m.edition, req.Function()) {
+		return nil, 0 // wildcard (AA) addressing is for reads only
+	}
 	var reply *dlt645.Frame
 	if m.edition == dlt645.Edition1997 {
 		reply = m.handle1997(req, t)
@@ -34,6 +37,15 @@ func (m *Meter) Handle(req *dlt645.Frame, now time.Time, delay time.Duration) (*
 		reply = m.handle2007(req, t)
 	}
 	return reply, delay + m.faults.Slow
+}
+
+// wildcardFunction reports whether a meter answers function fn sent to a wildcard (AA)
+// address: reads and read address, never a write or a relay command.
+func wildcardFunction(ed dlt645.Edition, fn dlt645.Function) bool {
+	if ed == dlt645.Edition1997 {
+		return fn == dlt645.Func97Read || fn == dlt645.Func97ReadFollowup
+	}
+	return fn == dlt645.FuncRead || fn == dlt645.FuncReadFollowup || fn == dlt645.FuncReadAddress
 }
 
 // Error bytes of abnormal replies (ERR of 2007; 1997 uses the same bit positions for

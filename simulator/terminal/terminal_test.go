@@ -424,3 +424,39 @@ func TestReportConfirmationFromAFN04F1(t *testing.T) {
 		t.Errorf("report C=%02X CON=%v, want CA with CON", report.Control.Byte(), report.Seq.CON)
 	}
 }
+
+func TestGuaranteeDeniesTurnTrip(t *testing.T) {
+	g := newTestGateway(t)
+	term, _, stop := testTerminal(t, g)
+	defer stop()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+	var fns [8]uint8
+	answer := func(pn uint16, fn uint8, pseq uint8, data ...byte) uint8 {
+		t.Helper()
+		id, _ := gw376.IDFor(pn, fn)
+		req, _ := gw376.NewRequest(termAddr, 1, gw376.AFNControl, pseq, append(id.Append(nil), data...))
+		gc.send(t, req)
+		ack := gc.expect(t, gw376.AFNConfirm, 0)
+		got, _ := gw376.IDFromWire(ack.Data).DT.AppendFns(fns[:0])
+		if len(got) != 1 {
+			t.Fatalf("AFN00 with %v", got)
+		}
+		return got[0]
+	}
+	if fn := answer(0, 25, 1, 0); fn != gw376.FnConfirmAll {
+		t.Fatalf("guarantee on: F%d", fn)
+	}
+	if fn := answer(1, 1, 2, 0); fn != gw376.FnDenyAll {
+		t.Errorf("trip under guarantee: F%d, want F2 (denied)", fn)
+	}
+	if s := term.State(); !s.Guarantee || len(s.TurnsTripped) != 0 {
+		t.Errorf("state: %+v", s)
+	}
+	if fn := answer(0, 33, 3); fn != gw376.FnConfirmAll {
+		t.Fatalf("guarantee release: F%d", fn)
+	}
+	if fn := answer(1, 1, 4, 0); fn != gw376.FnConfirmAll {
+		t.Errorf("trip after release: F%d, want F1", fn)
+	}
+}
