@@ -7,8 +7,8 @@ const (
 	ProtocolModbus      = "modbus"
 )
 
-// Meter kinds. A cost-control (费控) meter accepts a plain password only for closing and needs
-// password level 98 with identity authentication for a trip; a plain meter accepts a
+// Meter kinds. A cost-control (费控) meter accepts a plain password only for closing, and a
+// trip needs password level 98 with identity authentication. A plain meter accepts a
 // plain-password trip.
 const (
 	KindPlain       = "plain"
@@ -86,7 +86,7 @@ type Meter struct {
 	// Password is the DL/T 645 password used for relay commands; absent for Modbus meters
 	// and after Redacted.
 	Password *Password `json:"password,omitempty"`
-	// Route says how the gateway reaches the meter; exactly one route kind is set.
+	// Route is the path from the gateway to the meter; exactly one route kind is set.
 	Route Route `json:"route"`
 
 	row int
@@ -106,7 +106,7 @@ type Password struct {
 // LevelByte returns the PA byte of the wire frame: level 98 is 0x98.
 func (p Password) LevelByte() byte { return byte(p.Level/10)<<4 | byte(p.Level%10) }
 
-// Route is how the gateway reaches a meter. Exactly one of the four forms is set:
+// Route is the path from the gateway to a meter. Exactly one of the four forms is set:
 // {terminal, point, port, baud}, {bus, baud}, {link} or {modbus}.
 type Route struct {
 	// Terminal is the A1A2 address of the terminal the meter is behind.
@@ -225,7 +225,7 @@ func (m Meter) clone() Meter {
 }
 
 // Redacted returns a deep copy without password values, for every export and API response.
-// The password level stays, because it tells the operator which path a trip takes.
+// The password level stays, because it shows the operator which path a trip takes.
 func (a *Archive) Redacted() *Archive {
 	c := a.Clone()
 	for i := range c.Meters {

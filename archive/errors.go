@@ -23,7 +23,7 @@ type FieldError struct {
 	Field string
 	// Value is the offending value as text; password values are never copied here.
 	Value string
-	// Reason says what is wrong and what is expected.
+	// Reason is what is wrong and what is expected.
 	Reason string
 }
 

@@ -68,7 +68,7 @@ type Bit struct {
 	Table string `json:"table"`
 	// Address is the 0-based PDU address.
 	Address uint16 `json:"address"`
-	// OnMeansOpen says ON is the open (tripped) relay. The default is ON = closed (supply
+	// OnMeansOpen makes ON the open (tripped) relay. The default is ON = closed (supply
 	// on), so writing OFF to the relay coil trips the meter.
 	OnMeansOpen bool `json:"on_means_open,omitempty"`
 }
