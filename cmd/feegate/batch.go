@@ -108,6 +108,10 @@ not succeed.`,
 			if b, err = followBatch(waitCtx, c, b, poll, progress); err != nil {
 				return err
 			}
+			cmds, err := listBatchCommands(waitCtx, c, b.ID, poll)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if output != "" {
 				f, err := os.Create(output)
@@ -117,7 +121,7 @@ not succeed.`,
 				defer f.Close()
 				out = f
 			}
-			ok, err := writeBatchResults(ctx, c, b.ID, out, o.asJSON)
+			ok, err := writeBatchResults(out, cmds, o.asJSON)
 			if err != nil {
 				return err
 			}
@@ -256,40 +260,69 @@ func printBatch(out io.Writer, b batchView, asJSON bool) error {
 	return err
 }
 
-// writeBatchResults writes one row per command of the batch and reports whether all of
-// them succeeded.
-func writeBatchResults(ctx context.Context, c *apiClient, id string, out io.Writer,
-	asJSON bool) (bool, error) {
-	var cw *csv.Writer
-	if !asJSON {
-		cw = csv.NewWriter(out)
-		if err := cw.Write(resultColumns); err != nil {
-			return false, err
+// batchCommand is one command of a batch as listed, kept raw for --json.
+type batchCommand struct {
+	raw json.RawMessage
+	cv  commandView
+}
+
+// listBatchCommands lists the commands of batch id until every one is final. The batch
+// counts can reach the total a moment before the last command's final state is listed, so
+// a listing with commands still in flight is read again after interval, until ctx ends.
+func listBatchCommands(ctx context.Context, c *apiClient, id string,
+	interval time.Duration) ([]batchCommand, error) {
+	q := url.Values{"batch": {id}}
+	for {
+		var cmds []batchCommand
+		pending := 0
+		err := c.list(ctx, "/v1/commands", q, 0, func(raw json.RawMessage) error {
+			var cv commandView
+			if err := json.Unmarshal(raw, &cv); err != nil {
+				return fmt.Errorf("decode command: %w", err)
+			}
+			if !finalStates[cv.State] {
+				pending++
+			}
+			cmds = append(cmds, batchCommand{raw: raw, cv: cv})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if pending == 0 {
+			return cmds, nil
+		}
+		if err := sleepContext(ctx, interval); err != nil {
+			// Report what is known: the rows show the commands still in flight.
+			return cmds, nil
 		}
 	}
+}
+
+// writeBatchResults writes one row per command and reports whether all of them succeeded.
+func writeBatchResults(out io.Writer, cmds []batchCommand, asJSON bool) (bool, error) {
 	allOK := true
-	q := url.Values{"batch": {id}}
-	err := c.list(ctx, "/v1/commands", q, 0, func(raw json.RawMessage) error {
-		var cv commandView
-		if err := json.Unmarshal(raw, &cv); err != nil {
-			return fmt.Errorf("decode command: %w", err)
+	if asJSON {
+		for _, bc := range cmds {
+			allOK = allOK && bc.cv.State == "succeeded"
+			if err := printJSONLine(out, bc.raw); err != nil {
+				return false, err
+			}
 		}
-		allOK = allOK && cv.State == "succeeded"
-		if asJSON {
-			return printJSONLine(out, raw)
-		}
-		return cw.Write(resultRow(cv))
-	})
-	if err != nil {
+		return allOK, nil
+	}
+	cw := csv.NewWriter(out)
+	if err := cw.Write(resultColumns); err != nil {
 		return false, err
 	}
-	if cw != nil {
-		cw.Flush()
-		if err := cw.Error(); err != nil {
+	for _, bc := range cmds {
+		allOK = allOK && bc.cv.State == "succeeded"
+		if err := cw.Write(resultRow(bc.cv)); err != nil {
 			return false, err
 		}
 	}
-	return allOK, nil
+	cw.Flush()
+	return allOK, cw.Error()
 }
 
 func resultRow(cv commandView) []string {

@@ -36,6 +36,8 @@ type fakeAPI struct {
 	events []string
 	// batchPolls counts GET /v1/batches/b-1.
 	batchPolls int
+	// lastPageGets counts reads of the last page of the batch's commands.
+	lastPageGets int
 }
 
 var fakeTerminals = []string{
@@ -167,7 +169,16 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 				commandJSON("c-2", "000000000002", "failed"))
 			return
 		}
-		fmt.Fprintf(w, `{"items":[%s],"next":""}`, commandJSON("c-3", "000000000003", "succeeded"))
+		// The first listing still shows the last command in flight, as a gateway may
+		// right after the batch counts reach the total.
+		f.mu.Lock()
+		f.lastPageGets++
+		state := "succeeded"
+		if f.lastPageGets == 1 {
+			state = "verifying"
+		}
+		f.mu.Unlock()
+		fmt.Fprintf(w, `{"items":[%s],"next":""}`, commandJSON("c-3", "000000000003", state))
 	default:
 		f.apiError(w, http.StatusNotFound, "not_found", "no route for "+key)
 	}
@@ -421,6 +432,9 @@ func TestBatchProgressAndResultCSV(t *testing.T) {
 	}
 	if rows[1][5] != "close_allowed" || rows[1][6] != "open" {
 		t.Errorf("succeeded row = %v", rows[1])
+	}
+	if rows[3][2] != "succeeded" {
+		t.Errorf("last row = %v, want the final state read again after verifying", rows[3])
 	}
 }
 

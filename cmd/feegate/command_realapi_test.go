@@ -107,7 +107,8 @@ func TestClientsAgainstRealAPI(t *testing.T) {
 	result := filepath.Join(dir, "result.csv")
 	if _, err := runFeegate(t, "batch", "--action", "close", "--file", meters, "--output",
 		result, "--poll-interval", "20ms"); err != nil {
-		t.Fatalf("batch: %v", err)
+		rows, _ := os.ReadFile(result)
+		t.Fatalf("batch: %v\n%s", err, rows)
 	}
 	f, err := os.Open(result)
 	if err != nil {
