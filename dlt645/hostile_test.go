@@ -285,3 +285,69 @@ func TestParseFreezeRequestRanges(t *testing.T) {
 		t.Fatalf("daily freeze decoded to %+v, %v", ft, err)
 	}
 }
+
+func TestMeterErrorEveryValue(t *testing.T) {
+	addr := protocol.MeterAddress{0x01}
+	type sentinelBits struct {
+		err  error
+		mask uint16
+	}
+	cases := []struct {
+		ed       Edition
+		fn       Function
+		wide     bool
+		kind     ErrorKind
+		wordBits int // the low bits tried in every combination
+		rules    []sentinelBits
+	}{
+		{Edition2007, FuncRead, false, KindERR2007, 8,
+			[]sentinelBits{{ErrNoData, 1 << 1}, {ErrPasswordRejected, 1 << 2}}},
+		{Edition1997, Func97Read, false, KindERR1997, 8,
+			[]sentinelBits{{ErrNoData, 1 << 1}, {ErrPasswordRejected, 1 << 2}}},
+		{Edition2007, FuncSecurity, true, KindSERR, 10,
+			[]sentinelBits{{ErrSecurity, 1<<2 | 1<<3}, {ErrMeterSuspended, 1 << 8}}},
+		{Edition2007, FuncRelayControl, true, KindRelayError, 10,
+			[]sentinelBits{{ErrMeterSuspended, 1 << 0}, {ErrSecurity, 1<<1 | 1<<3},
+				{ErrPasswordRejected, 1 << 2}, {ErrDeadlineInvalid, 1 << 4},
+				{ErrGuaranteeActive, 1<<5 | 1<<6}}},
+	}
+	for _, tc := range cases {
+		values := make([]int, 0, 1<<tc.wordBits+16)
+		for v := 0; v < 1<<tc.wordBits; v++ {
+			values = append(values, v)
+		}
+		if tc.wide {
+			// Bits above the tables' last named bit, alone and all together.
+			for b := tc.wordBits; b < 16; b++ {
+				values = append(values, 1<<b)
+			}
+			values = append(values, 0xFFFF)
+		}
+		for _, v := range values {
+			f := NewErrorReply(addr, tc.fn, uint16(v), tc.wide)
+			err := ReplyError(tc.ed, f)
+			var me *MeterError
+			if !errors.As(err, &me) || me.Kind != tc.kind || me.Value != uint16(v) {
+				t.Fatalf("%v %02X value %04X: %#v", tc.ed, byte(tc.fn), v, err)
+			}
+			if !errors.Is(err, ErrAbnormalReply) {
+				t.Fatalf("value %04X does not match ErrAbnormalReply", v)
+			}
+			set := 0
+			for b := uint16(v); b != 0; b &= b - 1 {
+				set++
+			}
+			if bits := me.Bits(); len(bits) != set || len(me.ChineseBits()) != set {
+				t.Fatalf("%v value %04X: bits %v for %d set bits", tc.kind, v, bits, set)
+			}
+			for _, r := range tc.rules {
+				if want := uint16(v)&r.mask != 0; errors.Is(err, r.err) != want {
+					t.Fatalf("%v value %04X: errors.Is(%v) = %v", tc.kind, v, r.err, !want)
+				}
+			}
+			if me.Error() == "" || me.Code() == "" {
+				t.Fatalf("value %04X: empty message or code", v)
+			}
+		}
+	}
+}

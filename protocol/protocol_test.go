@@ -228,3 +228,35 @@ func FuzzFramer(f *testing.F) {
 		}
 	})
 }
+
+func TestFramerPeerNeverCompletes(t *testing.T) {
+	// Every candidate stays a valid prefix forever, as with a peer that announces a frame
+	// longer than it ever sends: only maxBuffered bounds the memory.
+	spec := FrameSpec{Start: 0x68, Check: func([]byte) (int, error) { return 0, nil }}
+	const max, chunk = 300, 100
+	f := NewFramer(spec, max)
+	data := bytes.Repeat([]byte{0x68}, chunk)
+	written, reported := 0, 0
+	for i := 0; i < 10000; i++ {
+		f.Write(data)
+		written += chunk
+		r := f.Next(false)
+		if r.Frame != nil {
+			t.Fatalf("write %d: frame % X from a spec that never completes", i, r.Frame)
+		}
+		reported += len(r.Skipped)
+		if f.Buffered() > max {
+			t.Fatalf("write %d: %d bytes buffered, max %d", i, f.Buffered(), max)
+		}
+		if cap(f.buf) > 2*(max+chunk) {
+			t.Fatalf("write %d: buffer capacity %d grew past %d", i, cap(f.buf), 2*(max+chunk))
+		}
+		if i > 2 && !errors.Is(r.Err, ErrFrameTooLarge) {
+			t.Fatalf("write %d: error %v, want ErrFrameTooLarge", i, r.Err)
+		}
+	}
+	if reported+f.Buffered() != written {
+		t.Fatalf("%d bytes reported skipped and %d buffered of %d written", reported,
+			f.Buffered(), written)
+	}
+}
