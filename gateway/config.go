@@ -37,6 +37,10 @@ type Config struct {
 	MaxBatch int `yaml:"max_batch"`
 	// EventBuffer is how many recent events are kept for Last-Event-ID resumption.
 	EventBuffer int `yaml:"event_buffer"`
+	// StartupGrace is how long after a start a command to a terminal that is offline waits
+	// for it to log in again, instead of failing with terminal_offline at once: terminals
+	// reconnect after a gateway restart. A negative value turns the wait off.
+	StartupGrace time.Duration `yaml:"startup_grace"`
 	// StoreBatchDelay bounds how long a store write waits for others to share its fsync.
 	StoreBatchDelay time.Duration `yaml:"store_batch_delay"`
 
@@ -68,6 +72,7 @@ func DefaultConfig() Config {
 		MaxBatch:          100_000,
 		EventBuffer:       1 << 17,
 		StoreBatchDelay:   time.Millisecond,
+		StartupGrace:      time.Minute,
 	}
 }
 
@@ -103,6 +108,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EventBuffer <= 0 {
 		c.EventBuffer = d.EventBuffer
+	}
+	switch {
+	case c.StartupGrace == 0:
+		c.StartupGrace = d.StartupGrace
+	case c.StartupGrace < 0:
+		c.StartupGrace = 0
 	}
 	if c.StoreBatchDelay <= 0 {
 		c.StoreBatchDelay = d.StoreBatchDelay

@@ -85,6 +85,7 @@ type Engine struct {
 	nextCmd    uint64
 	nextBatch  uint64
 	closing    bool
+	openedAt   time.Time
 	runCtx     context.Context
 	stopRun    context.CancelFunc
 	stopSweep  chan struct{}
@@ -123,6 +124,7 @@ func Open(opts Options) (*Engine, error) {
 		stopSweep: make(chan struct{}),
 	}
 	e.runCtx, e.stopRun = context.WithCancel(context.Background())
+	e.openedAt = now()
 	// Workers start while load enqueues, so load runs under the engine lock.
 	e.mu.Lock()
 	err = e.load()

@@ -56,6 +56,7 @@ func fastConfig() gateway.Config {
 	cfg.VerifyInterval = 5 * time.Millisecond
 	cfg.VerifyWindow = 100 * time.Millisecond
 	cfg.DefaultDeadline = 5 * time.Second
+	cfg.StartupGrace = -1
 	return cfg
 }
 

@@ -282,10 +282,36 @@ func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
 		if isCode(err, ReasonTerminalTimeout) {
 			timedOut = err
 		}
+		if e.awaitTerminal(ctx, err) {
+			e.unbumpAttempts(j)
+			continue
+		}
 		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
 			return e.reasonOf(ctx, err, n)
 		}
 	}
+}
+
+// awaitTerminal waits a moment and returns true when err says the terminal is offline
+// and the engine started less than StartupGrace ago: terminals log in again after a
+// gateway restart, and a command should not fail for that.
+func (e *Engine) awaitTerminal(ctx context.Context, err error) bool {
+	if !isCode(err, ReasonTerminalOffline) || e.now().Sub(e.openedAt) >= e.cfg.StartupGrace {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(250 * time.Millisecond):
+		return true
+	}
+}
+
+// unbumpAttempts takes back an attempt that waited for a terminal instead of sending.
+func (e *Engine) unbumpAttempts(j *job) {
+	e.mu.Lock()
+	j.cmd.Attempts--
+	e.mu.Unlock()
 }
 
 func isCode(err error, code string) bool {
@@ -388,9 +414,18 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 	c := j.cmd
 	sent := false
 	if j.recover {
-		// Never send blindly after a restart: the meter may already have the command.
-		st, err := drv.Status(ctx, j.dev)
-		if err == nil && commandShows(c.Action, st) {
+		// Never send blindly after a restart: the meter may already have the command. A
+		// status that cannot be read fails the command rather than risk a second send.
+		var st RelayStatus
+		reason := e.attempt(ctx, j, func() error {
+			var err error
+			st, err = drv.Status(ctx, j.dev)
+			return err
+		})
+		if reason != nil {
+			return nil, reason
+		}
+		if commandShows(c.Action, st) {
 			sent = true
 			e.log.Info("status shows the command already; verifying only",
 				zap.String("command", c.ID), zap.Int("status_word_3", st.Word))
@@ -407,6 +442,10 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 		err = keepTimeout(timedOut, err)
 		if isCode(err, ReasonTerminalTimeout) {
 			timedOut = err
+		}
+		if e.awaitTerminal(ctx, err) {
+			e.unbumpAttempts(j)
+			continue
 		}
 		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
 			return nil, e.reasonOf(ctx, err, n)

@@ -52,6 +52,7 @@ func start(t *testing.T, terminals, perTerminal, serial, modbus int) *e2e {
 	cfg.Engine.VerifyInterval = 50 * time.Millisecond
 	cfg.Engine.VerifyWindow = 1500 * time.Millisecond
 	cfg.Engine.DefaultDeadline = 20 * time.Second
+	cfg.Engine.StartupGrace = -1 // the fault table expects terminal_offline at once
 	cfg.Terminal = transport.ServerConfig{ForwardMargin: 300 * time.Millisecond,
 		RequestTimeout: time.Second, Attempts: 1, OfflineFactor: 2, EventLoops: 1,
 		SweepInterval: 100 * time.Millisecond}
@@ -111,14 +112,26 @@ func (e *e2e) do(t *testing.T, method, path, body string) (int, string) {
 
 func (e *e2e) waitOnline(t *testing.T, n int) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		_, body := e.do(t, "GET", "/v1/terminals?online=true", "")
-		var page struct{ Items []gateway.TerminalInfo }
-		json.Unmarshal([]byte(body), &page)
-		if len(page.Items) >= n {
+	for end := time.Now().Add(10*time.Second + time.Duration(n)*50*time.Millisecond); time.Now().Before(end); {
+		online := 0
+		cursor := ""
+		for {
+			_, body := e.do(t, "GET", "/v1/terminals?online=true&limit=1000&cursor="+cursor, "")
+			var page struct {
+				Items []gateway.TerminalInfo
+				Next  *string
+			}
+			json.Unmarshal([]byte(body), &page)
+			online += len(page.Items)
+			if page.Next == nil {
+				break
+			}
+			cursor = *page.Next
+		}
+		if online >= n {
 			return
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("terminals did not come online")
 }
