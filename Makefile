@@ -38,7 +38,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 demo: build
-	./bin/feegate demo
+	./bin/feegate demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin bench.txt

@@ -39,6 +39,7 @@ type demoOptions struct {
 	meterDelay        string
 	seed              uint64
 	regionTerminals   int
+	verifyWindow      time.Duration
 	loginTimeout      time.Duration
 	timeout           time.Duration
 	keep              bool
@@ -87,6 +88,8 @@ that the simulator's control API reports. The exit status is 0 only if all of th
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the fleet's addresses")
 	f.IntVar(&o.regionTerminals, "region-terminals", 10,
 		"terminals whose meters form the region tripped in one batch")
+	f.DurationVar(&o.verifyWindow, "verify-window", 20*time.Second,
+		"how long the gateway verifies a relay command before verify_mismatch")
 	f.DurationVar(&o.loginTimeout, "login-timeout", 60*time.Second,
 		"how long to wait for every terminal to log in")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of the whole demo")
@@ -143,10 +146,22 @@ type demo struct {
 	control string
 	http    *http.Client
 	archive *archive.Archive
+	results *demoResults
+}
 
+// demoResults collects the checks and notes of every phase, which may run concurrently.
+type demoResults struct {
 	mu     sync.Mutex
 	checks []*demoCheck
 	notes  []string
+}
+
+// withLog returns a copy of d that writes its progress to w, so that phases running at the
+// same time do not interleave their lines.
+func (d *demo) withLog(w io.Writer) *demo {
+	c := *d
+	c.log = w
+	return &c
 }
 
 func runDemo(ctx context.Context, o demoOptions, out, progress io.Writer) (bool, error) {
@@ -185,7 +200,7 @@ func runDemo(ctx context.Context, o demoOptions, out, progress io.Writer) (bool,
 	token := randomToken()
 	engine := gateway.DefaultConfig()
 	engine.VerifyInterval = time.Second
-	engine.VerifyWindow = 20 * time.Second
+	engine.VerifyWindow = o.verifyWindow
 	engine.DefaultDeadline = 5 * time.Minute
 	gw, err := node.Start(node.Config{
 		TerminalListen: "127.0.0.1:0",
@@ -241,34 +256,83 @@ func runDemo(ctx context.Context, o demoOptions, out, progress io.Writer) (bool,
 		control: "http://" + fleet.Ready().Control,
 		http:    &http.Client{Timeout: 10 * time.Second},
 		archive: fleet.Archive(),
+		results: &demoResults{},
 	}
 	fmt.Fprintf(progress, "simulator: %d terminals × %d meters, %d bus meters, %d Modbus "+
 		"meters, control API on %s\n", o.terminals, o.metersPerTerminal,
 		o.serial*o.metersPerBus, o.modbus, d.control)
 
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"import the archive", d.importArchive},
-		{"wait for the logins", d.waitLogins},
-		{"read every meter", d.readAll},
-		{"trip a region", d.tripRegion},
-		{"allow close and close after payment", d.payments},
-		{"guarantee refuses a trip", d.guarantee},
-		{"faults", d.faults},
-		{"terminal taken offline", d.offlineTerminal},
+	// Each group's sequences run at the same time: the region's terminals trip while the
+	// guarantee and fault phases use meters behind other terminals.
+	groups := [][]demoSequence{
+		{{{"import the archive", (*demo).importArchive}}},
+		{{{"wait for the logins", (*demo).waitLogins}}},
+		{{{"read every meter", (*demo).readAll}}},
+		{
+			{{"trip a region", (*demo).tripRegion},
+				{"allow close and close after payment", (*demo).payments}},
+			{{"guarantee refuses a trip", (*demo).guarantee}, {"faults", (*demo).faults}},
+		},
+		{{{"terminal taken offline", (*demo).offlineTerminal}}},
 	}
-	for _, s := range steps {
-		stepStart := time.Now()
-		fmt.Fprintf(progress, "== %s\n", s.name)
-		if err := s.run(ctx); err != nil {
-			return false, fmt.Errorf("%s: %w", s.name, err)
+	for _, g := range groups {
+		if err := d.runGroup(ctx, g); err != nil {
+			return false, err
 		}
-		fmt.Fprintf(progress, "   done in %s\n", time.Since(stepStart).Round(10*time.Millisecond))
 	}
 	ok = d.summary(time.Since(started))
 	return ok, nil
+}
+
+// demoStep is one named phase of the demo.
+type demoStep struct {
+	name string
+	run  func(*demo, context.Context) error
+}
+
+// demoSequence is a list of phases that run one after the other.
+type demoSequence []demoStep
+
+// runGroup runs the sequences of a group at the same time. The first sequence writes its
+// progress as it goes; the others are buffered and printed after it, in order.
+func (d *demo) runGroup(ctx context.Context, g []demoSequence) error {
+	buffers := make([]*bytes.Buffer, len(g))
+	errs := make([]error, len(g))
+	var wg sync.WaitGroup
+	for i, seq := range g {
+		sd := d
+		if i > 0 {
+			buffers[i] = &bytes.Buffer{}
+			sd = d.withLog(buffers[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = sd.runSequence(ctx, seq)
+		}()
+	}
+	wg.Wait()
+	for i := 1; i < len(g); i++ {
+		_, _ = d.log.Write(buffers[i].Bytes())
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) runSequence(ctx context.Context, seq demoSequence) error {
+	for _, s := range seq {
+		stepStart := time.Now()
+		fmt.Fprintf(d.log, "== %s\n", s.name)
+		if err := s.run(d, ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(d.log, "   done in %s\n", time.Since(stepStart).Round(10*time.Millisecond))
+	}
+	return nil
 }
 
 // demoLogger writes the gateway's and the simulator's JSON logs to path.
@@ -510,9 +574,9 @@ func (d *demo) guarantee(ctx context.Context) error {
 // usedMeters returns the meters that earlier phases changed.
 func (d *demo) usedMeters() map[string]bool {
 	used := map[string]bool{}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, c := range d.checks {
+	d.results.mu.Lock()
+	defer d.results.mu.Unlock()
+	for _, c := range d.results.checks {
 		if c.action != "read" {
 			used[c.meter] = true
 		}
@@ -738,9 +802,9 @@ func (d *demo) verify(ctx context.Context, checks []*demoCheck) error {
 				c.problems = append(c.problems, p)
 			}
 		}
-		d.mu.Lock()
-		d.checks = append(d.checks, c)
-		d.mu.Unlock()
+		d.results.mu.Lock()
+		d.results.checks = append(d.results.checks, c)
+		d.results.mu.Unlock()
 		if len(c.problems) > 0 || c.phase != "read" && c.phase != "region trip" {
 			d.report(c)
 		}
@@ -786,9 +850,9 @@ func (d *demo) report(c *demoCheck) {
 }
 
 func (d *demo) note(s string) {
-	d.mu.Lock()
-	d.notes = append(d.notes, s)
-	d.mu.Unlock()
+	d.results.mu.Lock()
+	d.results.notes = append(d.results.notes, s)
+	d.results.mu.Unlock()
 	fmt.Fprintf(d.log, "   %s\n", s)
 }
 
@@ -859,9 +923,9 @@ type latencyStats struct {
 func (d *demo) summary(elapsed time.Duration) bool {
 	s := demoSummary{Passed: true, Duration: elapsed.Round(100 * time.Millisecond).String(),
 		Outcomes: map[string]int{}, Reasons: map[string]int{},
-		Latency: map[string]latencyStats{}, Notes: d.notes}
+		Latency: map[string]latencyStats{}, Notes: d.results.notes}
 	byAction := map[string][]time.Duration{}
-	for _, c := range d.checks {
+	for _, c := range d.results.checks {
 		s.Commands++
 		key := c.got.State
 		if c.got.Result != nil && c.got.Result.Outcome != "" {
