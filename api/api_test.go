@@ -457,8 +457,8 @@ func TestOpenAPIMatchesServedRoutes(t *testing.T) {
 	if len(documented) != len(want) {
 		t.Errorf("document lists %d operations, want %d", len(documented), len(want))
 	}
-	// Every documented operation is served: it answers with something other than the
-	// mux's 404 or 405.
+	// Every documented operation is served: its status is neither the mux's 404 nor its
+	// 405.
 	for op := range documented {
 		method, path, _ := strings.Cut(op, " ")
 		if path == "/v1/events" {

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Options are what Open needs besides the configuration.
+// Options configure Open: the store, logger, metrics registry and drivers.
 type Options struct {
 	Config Config
 	Store  *Store

@@ -96,8 +96,8 @@ func (e *Engine) apply(changes []change) int {
 		err = e.store.PutCommands(snaps)
 	}
 	if err != nil {
-		// NOTE: the in-memory state has moved on; the store catches up at the command's
-		// next change, and a restart before that replays the older stored state.
+		// NOTE: the in-memory state has moved on. The store catches up at the command's
+		// next change, so a restart before that replays the older stored state.
 		e.log.Error("persisting a command state failed", zap.String("command", snaps[0].ID),
 			zap.Int("commands", len(snaps)), zap.Error(err))
 	}
@@ -292,9 +292,9 @@ func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
 	}
 }
 
-// awaitTerminal waits a moment and returns true when err says the terminal is offline
-// and the engine started less than StartupGrace ago: terminals log in again after a
-// gateway restart, and a command should not fail for that.
+// awaitTerminal waits a moment and returns true when err reports the terminal offline
+// within StartupGrace of the engine's start. Terminals log in again after a gateway
+// restart, so a command waits for them instead of failing.
 func (e *Engine) awaitTerminal(ctx context.Context, err error) bool {
 	if !isCode(err, ReasonTerminalOffline) || e.now().Sub(e.openedAt) >= e.cfg.StartupGrace {
 		return false

@@ -56,10 +56,10 @@ func serveProcess(t *testing.T, bin, dir, apiAddr, termAddr string) *exec.Cmd {
 	return nil
 }
 
-// TestCrashRecoveryNeverTripsTwice builds the binary, kills `feegate serve` with SIGKILL
-// while a batch of trips is being sent, restarts it on the same store and checks through
-// the simulator's operation counts that no meter accepted a trip twice and that every
-// command reached a final state. Set FEEGATE_CRASH_TEST=1 to run it: it builds the binary.
+// TestCrashRecoveryNeverTripsTwice builds the binary and kills `feegate serve` with
+// SIGKILL while a batch of trips is being sent. After a restart on the same store, the
+// simulator's operation counts must show no meter that accepted a trip twice, and every
+// command must reach a final state. Set FEEGATE_CRASH_TEST=1 to run it.
 func TestCrashRecoveryNeverTripsTwice(t *testing.T) {
 	if os.Getenv("FEEGATE_CRASH_TEST") == "" {
 		t.Skip("set FEEGATE_CRASH_TEST=1 to build the binary and run the crash test")

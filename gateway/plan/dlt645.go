@@ -383,8 +383,8 @@ func openClosed(open bool) string {
 	return "closed"
 }
 
-// SyncTime broadcasts the time (0x08) on the meter's line. No meter answers a broadcast,
-// so success means the frame was sent.
+// SyncTime broadcasts the time (0x08) on the meter's line. Meters send no reply to a
+// broadcast, so success means the frame was sent.
 func (p *DLT645) SyncTime(ctx context.Context, d gateway.Device, now time.Time) error {
 	f, err := dlt645.NewBroadcastTimeRequest(now.In(p.cfg.Location))
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // failTransport maps a transport error to a failure reason. onBus selects the reasons of
-// a local line, where a silent line means the meter did not answer.
+// a local line, where a silent line means the meter sent no reply.
 func failTransport(ctx context.Context, err error, onBus bool) error {
 	if ctx.Err() != nil {
 		return gateway.Fail(gateway.ReasonDeadlineExpired, nil, "deadline reached: %v", err)
