@@ -269,7 +269,7 @@ func (s *Server) report(cs *connState, sess *session, c gnet.Conn, f *gw376.Fram
 	msg, err := cs.reports.Add(own)
 	if err != nil {
 		s.metrics.frameErrors.WithLabelValues("gw376", "report_sequence").Inc()
-		s.log.Warn("active report out of sequence", zap.Stringer("terminal", sess.addr),
+		s.sampled.Warn("active report out of sequence", zap.Stringer("terminal", sess.addr),
 			zap.Error(err))
 	}
 	if msg != nil {

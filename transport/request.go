@@ -90,6 +90,9 @@ func (s *Server) RequestWith(ctx context.Context, terminal protocol.TerminalAddr
 	start := time.Now()
 	kind := requestKind(frame.AFN)
 	resp, err := s.request(ctx, terminal, frame, opts)
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrDenied) {
+		s.recordError(terminal, err)
+	}
 	s.metrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	s.metrics.requests.WithLabelValues(kind, requestResult(err)).Inc()
 	if resp != nil {
@@ -224,6 +227,19 @@ func (s *Server) request(ctx context.Context, addr protocol.TerminalAddress, fra
 	return nil, fail(ErrTimeout, attempts, nil)
 }
 
+// recordError keeps err as the terminal's last error for its diagnostics.
+func (s *Server) recordError(addr protocol.TerminalAddress, err error) {
+	s.mu.Lock()
+	t := s.terminals[addr]
+	s.mu.Unlock()
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.lastError, t.lastErrorAt = err.Error(), time.Now()
+	t.mu.Unlock()
+}
+
 // send queues b for the connection's event loop, closing the connection with slow_reader
 // when the bytes waiting for it pass the outbound limit.
 func (s *Server) send(cs *connState, b []byte) error {
@@ -263,6 +279,10 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 		s.late(sess, f, "no request outstanding")
 		return
 	}
+	if f.Address != sess.addr {
+		s.late(sess, f, "reply from another terminal address on this connection")
+		return
+	}
 	want := (p.pseq + uint8(len(p.frames))) & 0x0F
 	if f.Seq.Num != want || (f.AFN != p.afn && f.AFN != gw376.AFNConfirm) {
 		s.late(sess, f, "AFN or RSEQ does not match the outstanding request")
@@ -292,7 +312,7 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 
 func (s *Server) late(sess *session, f *gw376.Frame, cause string) {
 	s.metrics.lateReplies.WithLabelValues("gw376").Inc()
-	s.log.Debug("late reply dropped", zap.Stringer("terminal", sess.addr),
+	s.sampled.Info("late reply dropped", zap.Stringer("terminal", sess.addr),
 		zap.Stringer("afn", afnHex(f.AFN)), zap.Uint8("rseq", f.Seq.Num), zap.String("cause", cause))
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/feegate/feegate/gw376"
 	"github.com/feegate/feegate/protocol"
@@ -172,6 +173,7 @@ func (c *ServerConfig) setDefaults() {
 type Server struct {
 	cfg     ServerConfig
 	log     *zap.Logger
+	sampled *zap.Logger // for lines that one frame can cause: at most 5 a second per message
 	metrics *Metrics
 	spec    protocol.FrameSpec
 	allow   map[protocol.TerminalAddress]struct{}
@@ -224,6 +226,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
+	s.sampled = s.log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 5, 0)
+	}))
 	if s.metrics == nil {
 		s.metrics = discardMetrics()
 	}
@@ -512,7 +517,7 @@ func (s *Server) protocolError(cs *connState, skipped []byte, err error) gnet.Ac
 			err = fmt.Errorf("%d byte(s) outside any frame", len(skipped))
 		}
 		cs.firstErr = err
-		s.log.Warn("protocol error", zap.String("remote", cs.remote), zap.Error(err))
+		s.sampled.Warn("protocol error", zap.String("remote", cs.remote), zap.Error(err))
 	}
 	if cs.errors >= s.cfg.MaxProtocolErrors {
 		cs.closeWith(ReasonProtocolError)

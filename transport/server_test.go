@@ -238,12 +238,19 @@ func TestServerGarbageClosesConnection(t *testing.T) {
 	srv, reg := startServer(t, ServerConfig{MaxProtocolErrors: 3})
 	c := dialTerminal(t, srv, "44010005")
 	c.login()
-	for range 3 {
-		if _, err := c.conn.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
-			break
+	// Garbage that arrives in one read counts as one error, so keep sending bursts until the
+	// server closes the connection.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			if _, err := c.conn.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(30 * time.Millisecond)
-	}
+	}()
+	defer func() { <-done }()
 	c.expectClosed()
 	waitFor(t, "protocol_error disconnect", func() bool {
 		d, _ := srv.Terminal(c.addr)
@@ -524,6 +531,9 @@ func TestServerRequestTimeoutAndDeny(t *testing.T) {
 		if _, err := c.recv(time.Second); err != nil {
 			t.Fatalf("terminal did not see both attempts: %v", err)
 		}
+	}
+	if d, _ := srv.Terminal(c.addr); !strings.Contains(d.LastError, "timed out") {
+		t.Errorf("last_error %q, want the request timeout", d.LastError)
 	}
 
 	done := answer(t, c, func(r *gw376.Frame) gw376.Frame { return gw376.ReplyConfirm(r, false) })
