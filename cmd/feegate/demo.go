@@ -662,7 +662,7 @@ func (d *demo) offlineTerminal(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintf(d.log, "   terminal %s powered off; the gateway's diagnosis:\n", t)
-	if err := printTerminalDiagnosis(indentWriter{d.log}, view); err != nil {
+	if err := printTerminalDiagnosis(&indentWriter{w: d.log}, view); err != nil {
 		return err
 	}
 	var m archive.Meter
@@ -677,18 +677,27 @@ func (d *demo) offlineTerminal(ctx context.Context) error {
 	return d.runEach(ctx, []*demoCheck{check})
 }
 
-// indentWriter indents each line written through it by three spaces.
-type indentWriter struct{ w io.Writer }
+// indentWriter indents each line written through it by three spaces. Writes may end in
+// the middle of a line, as tabwriter's do.
+type indentWriter struct {
+	w       io.Writer
+	midLine bool
+}
 
-func (iw indentWriter) Write(p []byte) (int, error) {
-	lines := strings.SplitAfter(string(p), "\n")
-	for _, l := range lines {
-		if l == "" {
-			continue
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	var sb strings.Builder
+	for _, c := range p {
+		if !iw.midLine {
+			sb.WriteString("   ")
+			iw.midLine = true
 		}
-		if _, err := io.WriteString(iw.w, "   "+l); err != nil {
-			return 0, err
+		sb.WriteByte(c)
+		if c == '\n' {
+			iw.midLine = false
 		}
+	}
+	if _, err := io.WriteString(iw.w, sb.String()); err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }
