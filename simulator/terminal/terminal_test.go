@@ -460,3 +460,42 @@ func TestGuaranteeDeniesTurnTrip(t *testing.T) {
 		t.Errorf("trip after release: F%d, want F1", fn)
 	}
 }
+
+func TestForwardReadF9(t *testing.T) {
+	g := newTestGateway(t)
+	term, m, stop := testTerminal(t, g)
+	defer stop()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+
+	id, _ := gw376.IDFor(0, 9)
+	addr := m.Address()
+	data := append(id.Append(nil), 31, 0)
+	data = append(data, addr[:]...)
+	data = append(data, 1, 0x00, 0x00, 0x01, 0x00) // 2007, DI 00010000 low byte first
+	req, _ := gw376.NewRequest(termAddr, 1, gw376.AFNForward, 3, data)
+	gc.send(t, req)
+	reply := gc.expect(t, gw376.AFNForward, 9)
+	u := reply.Data[gw376.IDLen:]
+	if u[0] != 31 || string(u[1:7]) != string(addr[:]) {
+		t.Fatalf("F9 reply port/target = % X", u[:7])
+	}
+	if u[7] != 5 || u[8] != 8 {
+		t.Fatalf("F9 result %d, length %d; want 5 (data) and 8", u[7], u[8])
+	}
+	if v, _ := protocol.DecodeBCD(u[13:17]); v != 5000 {
+		t.Errorf("F9 energy = %d, want 5000 (50.00 kWh)", v)
+	}
+
+	// A meter that is not there: result 1 (timeout).
+	other, _ := protocol.ParseMeterAddress("000000000999")
+	data = append(id.Append(nil), 31, 0)
+	data = append(data, other[:]...)
+	data = append(data, 1, 0x00, 0x00, 0x01, 0x00)
+	req, _ = gw376.NewRequest(termAddr, 1, gw376.AFNForward, 4, data)
+	gc.send(t, req)
+	reply = gc.expect(t, gw376.AFNForward, 9)
+	if res := reply.Data[gw376.IDLen+7]; res != 1 {
+		t.Errorf("F9 to a missing meter: result %d, want 1 (timeout)", res)
+	}
+}
