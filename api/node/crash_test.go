@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -153,5 +152,4 @@ func TestCrashRecoveryNeverTripsTwice(t *testing.T) {
 		t.Errorf("succeeded %d of %d: %v", b.Counts[gateway.StateSucceeded], len(meters),
 			b.Counts)
 	}
-	_ = fmt.Sprint
 }

@@ -3,10 +3,8 @@ package node_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,6 +117,4 @@ func TestMassTripAgainstPhysicalLimit(t *testing.T) {
 	if tripped != len(meters) {
 		t.Errorf("simulator shows %d of %d relays open", tripped, len(meters))
 	}
-	_ = strings.TrimSpace
-	_ = fmt.Sprint
 }
