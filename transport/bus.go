@@ -185,8 +185,9 @@ func (b *Bus) Do(ctx context.Context, ex Exchange) (Reply, error) {
 // for concurrent use.
 func (b *Bus) QueueDepth() int { return int(b.depth.Load()) }
 
-// Close stops the owner after the running request and closes the port; queued requests
-// fail with ErrClosed. It is safe to call more than once and from any goroutine.
+// Close closes the port, which ends the running request with ErrDisconnected, and stops
+// the owner. Queued requests fail with ErrClosed. It is safe to call more than once and
+// from any goroutine.
 func (b *Bus) Close() error {
 	var err error
 	b.once.Do(func() {

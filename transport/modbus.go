@@ -98,6 +98,8 @@ func RTUReplySpec(unit, function byte) protocol.FrameSpec {
 	}
 }
 
+// NOTE: replies are delimited by their length and CRC, not by the 3.5-character silence of
+// Modbus RTU, so a reply glued to trailing noise is still found.
 func checkRTUReply(b []byte, function byte) (int, error) {
 	if len(b) < 2 {
 		return 0, nil

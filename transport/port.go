@@ -43,6 +43,9 @@ type serialPort struct {
 }
 
 // OpenSerial opens a serial port or pty slave with cfg's line setting.
+//
+// NOTE: the driver of the transmitter (RTS or DE) is not switched here, so the RS-485
+// adapter must switch direction on its own, as USB adapters commonly do.
 func OpenSerial(cfg SerialConfig) (Port, error) {
 	mode := serial.Mode{BaudRate: cfg.Baud, DataBits: 8, StopBits: serial.OneStopBit}
 	switch cfg.Parity {
