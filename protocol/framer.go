@@ -43,6 +43,12 @@ func Scan(buf []byte, spec *FrameSpec, atEOF bool) (skip, n int, lastErr error) 
 		case err != nil:
 			lastErr = err
 			i++
+		case size > len(buf)-i:
+			// A Check that claims bytes it was not given is broken. Slicing the frame
+			// would panic the reader's goroutine, so the candidate is rejected instead.
+			lastErr = Errorf(ErrBadLength, i, int64(size),
+				"frame check returned %d bytes for a %d-byte candidate", size, len(buf)-i)
+			i++
 		case size > 0:
 			return i, size, lastErr
 		case atEOF:

@@ -260,3 +260,25 @@ func TestFramerPeerNeverCompletes(t *testing.T) {
 			f.Buffered(), written)
 	}
 }
+
+func TestFramerCheckClaimsTooMuch(t *testing.T) {
+	// A broken Check that reports a 10-byte frame in a 3-byte candidate.
+	spec := FrameSpec{Start: 0x68, Check: func(b []byte) (int, error) {
+		if len(b) < 3 {
+			return 0, nil
+		}
+		return 10, nil
+	}}
+	f := NewFramer(spec, 64)
+	f.Write([]byte{0x68, 0x01, 0x02})
+	r := f.Next(false)
+	if r.Frame != nil {
+		t.Fatalf("frame % X from a candidate of 3 bytes", r.Frame)
+	}
+	if !errors.Is(r.Err, ErrBadLength) {
+		t.Fatalf("error %v, want ErrBadLength", r.Err)
+	}
+	if r.Noise != 3 {
+		t.Fatalf("noise %d, want the 3 bytes", r.Noise)
+	}
+}
