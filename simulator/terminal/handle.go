@@ -265,20 +265,20 @@ func (t *Terminal) control(u unitRequest, now time.Time) bool {
 		if u.pn < 1 || int(u.pn) > t.cfg.ControlTurns || t.guaranteeActive(now) {
 			return false
 		}
-		// NOTE: the alarm delay (D7–D4) is not waited for: the turn trips at once and ERC5
-		// is recorded at once, where a field terminal records it two minutes later.
-		t.turnOpen |= 1 << (u.pn - 1)
-		kw := t.totalPower(now)
-		t.addEvent(ercTrip(t.clock(now), uint8(1<<(u.pn-1)), kw), true)
+		// The turn trips after the alarm delay (D7–D4, minutes); 0 trips at once.
+		t.turnAlarm[u.pn-1] = now.Add(time.Duration(u.data[0]>>4) * time.Minute)
+		t.applyTurnAlarms(now)
 		return true
 	case 2: // allow close of turn pn
 		if u.pn < 1 || int(u.pn) > t.cfg.ControlTurns {
 			return false
 		}
 		t.turnOpen &^= 1 << (u.pn - 1)
+		t.turnAlarm[u.pn-1] = time.Time{}
 		return true
-	case 25: // guarantee on, duration in half hours, 0 = indefinite
+	case 25: // guarantee on, duration in half hours, 0 = indefinite; pending trips are dropped
 		t.guarantee = true
+		t.turnAlarm = [8]time.Time{}
 		t.guardUntil = time.Time{}
 		if d := u.data[0]; d > 0 {
 			t.guardUntil = now.Add(time.Duration(d) * 30 * time.Minute)
@@ -298,6 +298,33 @@ func (t *Terminal) control(u unitRequest, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// applyTurnAlarms trips the turns whose alarm delay has run out and records ERC5 for each;
+// t.mu must be held.
+// NOTE: ERC5 is recorded at the trip with the power at that moment in both power fields,
+// where a field terminal records it two minutes later with the power then.
+func (t *Terminal) applyTurnAlarms(now time.Time) {
+	for i, at := range t.turnAlarm {
+		if at.IsZero() || now.Before(at) {
+			continue
+		}
+		t.turnAlarm[i] = time.Time{}
+		t.turnOpen |= 1 << i
+		t.addEvent(ercTrip(t.clock(at), uint8(1<<i), t.totalPower(at)), true)
+	}
+}
+
+// nextTurnAlarm returns the earliest pending turn trip, or the zero time; t.mu must be
+// held.
+func (t *Terminal) nextTurnAlarm() time.Time {
+	var next time.Time
+	for _, at := range t.turnAlarm {
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
 }
 
 // totalPower sums the active power of the terminal's meters; t.mu must be held.
@@ -342,6 +369,7 @@ func (t *Terminal) readUnit(afn gw376.AFN, u unitRequest, now time.Time) []reply
 	case afn == gw376.AFNQueryParam && u.pn == 0:
 		return t.queryParam(u)
 	case afn == gw376.AFNClass1 && u.pn == 0:
+		t.applyTurnAlarms(now)
 		switch u.fn {
 		case 2:
 			b := make([]byte, gw376.A1Len)

@@ -197,6 +197,12 @@ func (s *session) deadline() time.Time {
 	if s.awaitingLogin {
 		d = s.loginBy
 	}
+	s.t.mu.Lock()
+	alarm := s.t.nextTurnAlarm()
+	s.t.mu.Unlock()
+	if !alarm.IsZero() && alarm.Before(d) {
+		d = alarm
+	}
 	if !s.flapAt.IsZero() && s.flapAt.Before(d) {
 		d = s.flapAt
 	}
@@ -207,6 +213,9 @@ func (s *session) deadline() time.Time {
 // unconfirmed or the flapping fault drops the link.
 func (s *session) timers() error {
 	now := time.Now()
+	s.t.mu.Lock()
+	s.t.applyTurnAlarms(now)
+	s.t.mu.Unlock()
 	if !s.flapAt.IsZero() && !now.Before(s.flapAt) {
 		return fmt.Errorf("flapping: %w", errStop)
 	}

@@ -79,7 +79,8 @@ type Terminal struct {
 	skew       time.Duration
 	heartbeat  time.Duration
 	reportCon  bool
-	turnOpen   uint8 // remote-trip output state per turn (bit n-1 = turn n tripped)
+	turnOpen   uint8        // remote-trip output state per turn (bit n-1 = turn n tripped)
+	turnAlarm  [8]time.Time // a trip waiting out its alarm delay, per turn; zero if none
 	guarantee  bool
 	guardUntil time.Time // zero: indefinite
 	events     []event
@@ -230,6 +231,7 @@ type State struct {
 func (t *Terminal) State() State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.applyTurnAlarms(time.Now())
 	s := State{
 		Address:      t.cfg.Address.String(),
 		Connected:    t.connected,

@@ -499,3 +499,35 @@ func TestForwardReadF9(t *testing.T) {
 		t.Errorf("F9 to a missing meter: result %d, want 1 (timeout)", res)
 	}
 }
+
+func TestTurnTripWaitsAlarmDelay(t *testing.T) {
+	g := newTestGateway(t)
+	term, _, stop := testTerminal(t, g)
+	defer stop()
+	gc := g.next(t)
+	waitLoggedIn(t, term)
+
+	id, _ := gw376.IDFor(1, 1)
+	req, _ := gw376.NewRequest(termAddr, 1, gw376.AFNControl, 5, append(id.Append(nil), 0x10))
+	gc.send(t, req)
+	gc.expect(t, gw376.AFNConfirm, 0)
+	if s := term.State(); len(s.TurnsTripped) != 0 {
+		t.Fatalf("turn tripped before its one-minute alarm delay: %v", s.TurnsTripped)
+	}
+	f6, _ := gw376.IDFor(0, 6)
+	read, _ := gw376.NewRequest(termAddr, 1, gw376.AFNClass1, 6, f6.Append(nil))
+	gc.send(t, read)
+	if r := gc.expect(t, gw376.AFNClass1, 6); r.Data[gw376.IDLen] != 0 {
+		t.Errorf("F6 trip output = %02X during the alarm delay, want 00", r.Data[gw376.IDLen])
+	}
+	allow, _ := gw376.IDFor(1, 2)
+	req, _ = gw376.NewRequest(termAddr, 1, gw376.AFNControl, 7, allow.Append(nil))
+	gc.send(t, req)
+	gc.expect(t, gw376.AFNConfirm, 0)
+	term.mu.Lock()
+	pending := term.nextTurnAlarm()
+	term.mu.Unlock()
+	if !pending.IsZero() {
+		t.Errorf("allow close left the delayed trip pending at %v", pending)
+	}
+}
