@@ -185,11 +185,15 @@ func IsRequestFrame(frame []byte) bool {
 	return len(frame) > 8 && frame[8]&DirectionBit == 0
 }
 
-// NewFramer returns a stream framer for DL/T 645 that buffers at most maxBuffered bytes
-// (MaxFrameLen+PreambleLen or more is sensible). With repliesOnly set, request frames are
-// dropped and reported as skipped, which filters the echo of an RS-485 adapter. The framer
-// is owned by one goroutine, as protocol.Framer documents.
+// NewFramer returns a stream framer for DL/T 645 that buffers at most maxBuffered bytes, or
+// MaxFrameLen when maxBuffered is smaller but not 0, because a smaller buffer could never
+// hold a frame with L=255. A maxBuffered of 0 sets no limit. With repliesOnly set, request
+// frames are dropped and reported as skipped, which filters the echo of an RS-485 adapter.
+// The framer is owned by one goroutine, as protocol.Framer documents.
 func NewFramer(maxBuffered int, repliesOnly bool) *protocol.Framer {
+	if maxBuffered > 0 && maxBuffered < MaxFrameLen {
+		maxBuffered = MaxFrameLen
+	}
 	fr := protocol.NewFramer(Spec, maxBuffered)
 	if repliesOnly {
 		fr.Accept = IsReplyFrame

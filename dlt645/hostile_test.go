@@ -351,3 +351,23 @@ func TestMeterErrorEveryValue(t *testing.T) {
 		}
 	}
 }
+
+func TestFramerSmallBufferKeepsLongestFrame(t *testing.T) {
+	// A caller asks for 64 bytes of buffer; a reply with L=255 must still come through.
+	long, err := Append(nil, NewReply(protocol.MeterAddress{0x01}, FuncRead, false,
+		bytes.Repeat([]byte{0x16}, MaxDataLen)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFramer(64, true)
+	var got []byte
+	for off := 0; off < len(long); off += 16 {
+		fr.Write(long[off:min(off+16, len(long))])
+		if r := fr.Next(false); r.Frame != nil {
+			got = r.Frame
+		}
+	}
+	if !bytes.Equal(got, long[PreambleLen:]) {
+		t.Fatalf("framer with a 64-byte limit returned % X", got)
+	}
+}
