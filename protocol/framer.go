@@ -29,7 +29,7 @@ type FrameSpec struct {
 //
 // NOTE: without atEOF, a candidate that is a valid prefix stops the scan, so a whole frame
 // after it waits until the candidate completes or fails. A truncated echo followed by a
-// short reply hides the reply; a reader that sees the line go quiet should call Scan (or
+// short reply hides the reply. A reader that sees the line go quiet should call Scan (or
 // Framer.Next) with atEOF set before it gives up.
 func Scan(buf []byte, spec *FrameSpec, atEOF bool) (skip, n int, lastErr error) {
 	i := 0

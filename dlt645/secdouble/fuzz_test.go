@@ -29,12 +29,14 @@ func FuzzDecryptRelayControl(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+
 	session := dlt645.AuthSession{Div: div, Rand2: rand2, ESAMSerial: esam}
 	plain := []byte{0x1A, 0x00, 0x26, 0x12, 0x31, 0x23, 0x59, 0x00}
 	valid, err := master.RelayControl(context.Background(), session, plain)
 	if err != nil {
 		f.Fatal(err)
 	}
+
 	f.Add(valid)
 	f.Add(valid[:MACLen])
 	f.Add([]byte{})
