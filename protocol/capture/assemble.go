@@ -106,6 +106,9 @@ type direction struct {
 	ended   bool
 	held    []pending
 	heldLen int
+	// lastTime and lastPacket are of the last segment seen in this direction.
+	lastTime   time.Time
+	lastPacket int
 }
 
 // NewAssembler returns an empty Assembler.
@@ -146,6 +149,7 @@ func (a *Assembler) Add(s Segment) []Chunk {
 	if d == nil {
 		d = a.newDirection(flow, dataSeq)
 	}
+	d.lastTime, d.lastPacket = s.Time, s.Packet
 	if d.ended {
 		if len(s.Payload) > 0 || s.FIN {
 			a.stats.IgnoredAfterEnd++
@@ -169,7 +173,8 @@ func (a *Assembler) Add(s Segment) []Chunk {
 }
 
 // Flush ends the capture: it delivers every held segment, reporting the holes before them
-// as gaps, and ends every open direction, in the order the directions first appeared.
+// as gaps, and ends every open direction, in the order the directions first appeared. The
+// end of a direction carries the time of its last segment.
 func (a *Assembler) Flush() []Chunk {
 	a.out = a.out[:0]
 	for _, d := range a.order {
@@ -178,7 +183,7 @@ func (a *Assembler) Flush() []Chunk {
 		}
 		a.skipHoles(d)
 		if !d.ended {
-			a.end(d, time.Time{}, 0, EndCaptureEnd)
+			a.end(d, d.lastTime, d.lastPacket, EndCaptureEnd)
 		}
 	}
 	return a.out

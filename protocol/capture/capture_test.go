@@ -164,6 +164,12 @@ func TestReassembleReportsGap(t *testing.T) {
 	if s.ends[up(c)] != capture.EndCaptureEnd {
 		t.Errorf("uplink end = %q, want %q", s.ends[up(c)], capture.EndCaptureEnd)
 	}
+	for _, ch := range s.chunks {
+		if ch.Kind == capture.KindEnd && ch.Flow == up(c) && !ch.Time.Equal(t0.Add(time.Second)) {
+			t.Errorf("capture-end time = %v, want the last segment's %v", ch.Time,
+				t0.Add(time.Second))
+		}
+	}
 }
 
 func TestReassembleIPv6AndNewConnection(t *testing.T) {
