@@ -10,7 +10,7 @@ import (
 )
 
 // sessionFile writes a capture of one connection with n 26-byte uplink frames, each split
-// over two segments and answered by a 20-byte downlink frame.
+// over two segments and followed by a 20-byte downlink frame.
 func sessionFile(b *testing.B, n int) []byte {
 	b.Helper()
 	var file bytes.Buffer

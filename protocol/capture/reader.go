@@ -163,7 +163,7 @@ func (r *Reader) Next() (p Packet, err error) {
 	p, err = r.src.next()
 	if err != nil {
 		// pcapgo skips unknown blocks with Discard, which reports a cut inside one as a
-		// plain end of file; the block walk of NewReader knows better.
+		// plain end of file; the block walk of NewReader recorded where the cut is.
 		if err == io.EOF && r.truncatedAt >= 0 {
 			err = &FormatError{Offset: r.truncatedAt, Detail: fmt.Sprintf(
 				"file ends inside the block after packet %d", r.count)}
