@@ -326,3 +326,41 @@ func TestReadSkipsLargeNonPacketBlock(t *testing.T) {
 		t.Errorf("bytes = %q, want the payload after the custom block", got)
 	}
 }
+
+func TestReadLinkTypes(t *testing.T) {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
+		SrcIP: terminal.Addr().AsSlice(), DstIP: master.Addr().AsSlice()}
+	tcp := &layers.TCP{SrcPort: 4097, DstPort: 10000, Seq: 7, ACK: true, PSH: true}
+	must(t, tcp.SetNetworkLayerForChecksum(ip))
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	must(t, gopacket.SerializeLayers(buf, opts, ip, tcp, gopacket.Payload("linked")))
+	datagram := buf.Bytes()
+
+	// Linux cooked header: packet type, ARPHRD, address length, 8 address bytes, protocol.
+	sll := []byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}
+	// BSD loopback header: the address family AF_INET in host (here little-endian) order.
+	null := []byte{2, 0, 0, 0}
+	cases := []struct {
+		name   string
+		link   layers.LinkType
+		header []byte
+	}{
+		{"linux sll", layers.LinkTypeLinuxSLL, sll},
+		{"bsd loopback", layers.LinkTypeNull, null},
+		{"raw", layers.LinkTypeRaw, nil},
+	}
+	for _, c := range cases {
+		var file bytes.Buffer
+		pw := pcapgo.NewWriter(&file)
+		must(t, pw.WriteFileHeader(65535, c.link))
+		data := append(append([]byte(nil), c.header...), datagram...)
+		must(t, pw.WritePacket(gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(data),
+			Length: len(data)}, data))
+		s, sum := walk(t, file.Bytes())
+		flow := capture.Flow{Src: terminal, Dst: master}
+		if got := string(s.data[flow]); got != "linked" {
+			t.Errorf("%s: bytes = %q, want %q (summary %+v)", c.name, got, "linked", sum)
+		}
+	}
+}
