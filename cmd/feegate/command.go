@@ -353,7 +353,11 @@ func watchCommand(cmd *cobra.Command, c *apiClient, id string, asJSON bool,
 		if asJSON {
 			err = printJSONLine(out, raw)
 		} else {
-			line := fmt.Sprintf("%s %s %s: %s", time.Now().Format("15:04:05"), cv.ID,
+			at := cv.UpdatedAt
+			if at.IsZero() {
+				at = time.Now()
+			}
+			line := fmt.Sprintf("%s %s %s: %s", at.Local().Format("15:04:05"), cv.ID,
 				cv.target(), cv.State)
 			if cv.Reason != nil {
 				line += fmt.Sprintf(" (%s: %s)", cv.Reason.Code, cv.Reason.Message)
