@@ -154,10 +154,7 @@ func (p *DLT645) Control(ctx context.Context, d gateway.Device, c gateway.Contro
 		Deadline: c.Deadline, Location: p.cfg.Location}
 	var req *dlt645.Frame
 	if usesEncryption(m, c.Action) {
-		req, err = p.encrypted(ctx, m, addr, cmd)
-		if err != nil {
-			return err
-		}
+		return p.encryptedControl(ctx, m, addr, cmd)
 	} else {
 		if m.Source.Password == nil {
 			return gateway.Fail(gateway.ReasonMeterPasswordRejected, nil,
@@ -172,6 +169,12 @@ func (p *DLT645) Control(ctx context.Context, d gateway.Device, c gateway.Contro
 			return gateway.Fail(gateway.ReasonInternal, nil, "build relay control: %v", err)
 		}
 	}
+	return p.sendControl(ctx, m, req)
+}
+
+// sendControl sends a relay-control frame and checks the meter's reply.
+func (p *DLT645) sendControl(ctx context.Context, m *gateway.MeterEntry,
+	req *dlt645.Frame) error {
 	rf, raw, err := p.exchange(ctx, m, req, "relay_control")
 	if err != nil {
 		return err
@@ -183,6 +186,47 @@ func (p *DLT645) Control(ctx context.Context, d gateway.Device, c gateway.Contro
 		return failMeter(err, raw)
 	}
 	return nil
+}
+
+// encryptedControl sends a PA=98 control. When the meter reports that a cached identity
+// authentication has lapsed (it keeps its own validity), it authenticates again and sends
+// once more: the meter executed nothing, and no MAC was checked.
+func (p *DLT645) encryptedControl(ctx context.Context, m *gateway.MeterEntry,
+	addr protocol.MeterAddress, cmd *dlt645.RelayCommand) error {
+	for try := 0; ; try++ {
+		cached := p.hasSession(m.Address)
+		req, err := p.encrypted(ctx, m, addr, cmd)
+		if err != nil {
+			return err
+		}
+		err = p.sendControl(ctx, m, req)
+		if err == nil || !cached || try > 0 || !authLapsed(err) {
+			return err
+		}
+		p.log.Info("identity authentication lapsed on the meter; authenticating again",
+			zap.String("meter", m.Address))
+	}
+}
+
+// authLapsed reports whether a failure is the meter's "identity authentication timed out".
+func authLapsed(err error) bool {
+	var f *gateway.Failure
+	if !errors.As(err, &f) || f.Evidence == nil {
+		return false
+	}
+	for _, b := range f.Evidence.ErrorBits {
+		if b == "identity_authentication_timeout" {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *DLT645) hasSession(meter string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.sessions[meter]
+	return ok && time.Now().Before(e.until)
 }
 
 // encrypted builds a PA=98 control, authenticating first unless a valid session exists.
