@@ -202,8 +202,13 @@ func Start(cfg Config) (n *Node, err error) {
 	n.apiAddr = ln.Addr()
 	handler := api.New(api.Options{Engine: n.engine, Tokens: cfg.Tokens,
 		Logger: cfg.Logger.Named("api"), Gatherer: n.registry, Ready: n.ready})
+	// Event streams never end on their own; shutting down cancels the base context of
+	// every request so that they return and Shutdown does not wait for its deadline.
+	base, cancelBase := context.WithCancel(context.Background())
 	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute}
+		IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return base }}
+	n.http.RegisterOnShutdown(cancelBase)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
