@@ -26,7 +26,7 @@ import (
 // value by default. It is a test value: configure a real encryption machine in the field.
 const DefaultSecuritySecret = "feegate-secdouble-master-secret"
 
-// Config is what a node needs. Zero values take the defaults given per field.
+// Config configures a node. Zero values take the defaults given per field.
 type Config struct {
 	// TerminalListen is the terminal server address; "" means ":9027".
 	TerminalListen string
@@ -142,8 +142,9 @@ func Start(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
-	// The engine is opened first so that the terminal server can ask the archive for
-	// heartbeat periods; its drivers reach the server through this variable.
+	// The engine's drivers need the terminal server, and the server asks the engine's
+	// archive for heartbeat periods. So the server reaches the engine through engineRef,
+	// which is set after Open and before the server starts.
 	var engineRef *gateway.Engine
 	tcfg := cfg.Terminal
 	tcfg.Address = cfg.TerminalListen
@@ -202,8 +203,8 @@ func Start(cfg Config) (n *Node, err error) {
 	n.apiAddr = ln.Addr()
 	handler := api.New(api.Options{Engine: n.engine, Tokens: cfg.Tokens,
 		Logger: cfg.Logger.Named("api"), Gatherer: n.registry, Ready: n.ready})
-	// Event streams never end on their own; shutting down cancels the base context of
-	// every request so that they return and Shutdown does not wait for its deadline.
+	// Event streams never end on their own. Shutdown cancels the base context of every
+	// request, so they return and Shutdown does not wait for its deadline.
 	base, cancelBase := context.WithCancel(context.Background())
 	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: 2 * time.Minute,
