@@ -37,6 +37,9 @@ type job struct {
 	key     string // device key: one command at a time per meter or terminal turn
 	recover bool   // was sending or verifying when the engine last stopped
 	channel *channel
+	// visible is the last persisted snapshot of cmd, which Get returns; nil until the first
+	// change after submission is stored.
+	visible *Command
 }
 
 type channel struct {
@@ -322,7 +325,12 @@ func (e *Engine) Close(ctx context.Context) error {
 func (e *Engine) Get(id string) (*Command, error) {
 	e.mu.Lock()
 	if j, ok := e.active[id]; ok {
-		c := j.cmd.clone()
+		var c *Command
+		if j.visible != nil {
+			c = j.visible.clone()
+		} else {
+			c = j.cmd.clone()
+		}
 		e.mu.Unlock()
 		return c, nil
 	}

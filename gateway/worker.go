@@ -43,10 +43,16 @@ func (e *Engine) transition(j *job, to State, reason *Reason, result *Result,
 
 // apply carries out state changes, persisting them in one transaction before publishing
 // any event, and returns how many were allowed.
+//
+// Readers see a change only once it is durable: the batch counts, the command that Get
+// returns and the removal of a finished command from the active set are updated after the
+// store write, so a batch never reports a command final while the store still holds an
+// earlier state.
 func (e *Engine) apply(changes []change) int {
 	now := e.now().UTC()
 	snaps := make([]*Command, 0, len(changes))
-	var doneBatches []*Batch
+	applied := make([]change, 0, len(changes))
+	froms := make([]State, 0, len(changes))
 	e.mu.Lock()
 	for _, ch := range changes {
 		c := ch.j.cmd
@@ -66,16 +72,7 @@ func (e *Engine) apply(changes []change) int {
 			e.queued--
 			e.dropPendingLocked(ch.j)
 		}
-		if bs := e.batches[c.Batch]; bs != nil {
-			bs.batch.Counts[from]--
-			bs.batch.Counts[ch.to]++
-			if ch.to.Final() && bs.batch.Counts[StateQueued]+bs.batch.Counts[StateSending]+
-				bs.batch.Counts[StateVerifying] == 0 {
-				doneBatches = append(doneBatches, bs.copyBatch())
-			}
-		}
 		if ch.to.Final() {
-			delete(e.active, c.ID)
 			if c.Result != nil && c.Target.Meter != "" {
 				e.rememberLocked(c, now)
 			}
@@ -83,6 +80,8 @@ func (e *Engine) apply(changes []change) int {
 			e.metrics.active.WithLabelValues(string(ch.to)).Inc()
 		}
 		snaps = append(snaps, c.clone())
+		applied = append(applied, ch)
+		froms = append(froms, from)
 	}
 	e.metrics.queueDepth.Set(float64(e.queued))
 	e.mu.Unlock()
@@ -101,6 +100,7 @@ func (e *Engine) apply(changes []change) int {
 		e.log.Error("persisting a command state failed", zap.String("command", snaps[0].ID),
 			zap.Int("commands", len(snaps)), zap.Error(err))
 	}
+	doneBatches := e.publishLocally(applied, froms, snaps)
 	for _, s := range snaps {
 		e.hub.Publish(EventCommand, commandEvent(s))
 		if s.State.Final() {
@@ -111,6 +111,35 @@ func (e *Engine) apply(changes []change) int {
 		e.hub.Publish(EventBatch, b)
 	}
 	return len(snaps)
+}
+
+// publishLocally makes persisted changes visible to readers of the engine: the command
+// snapshot Get returns, the batch counts, and the active set, which a finished command
+// leaves. It returns the batches whose last command has just become final.
+func (e *Engine) publishLocally(applied []change, froms []State, snaps []*Command) []*Batch {
+	var doneBatches []*Batch
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, ch := range applied {
+		snap := snaps[i]
+		j := ch.j
+		// Stores may complete out of order; a snapshot with a longer history is newer.
+		if j.visible == nil || len(snap.History) > len(j.visible.History) {
+			j.visible = snap
+		}
+		if bs := e.batches[snap.Batch]; bs != nil {
+			bs.batch.Counts[froms[i]]--
+			bs.batch.Counts[ch.to]++
+			if ch.to.Final() && bs.batch.Counts[StateQueued]+bs.batch.Counts[StateSending]+
+				bs.batch.Counts[StateVerifying] == 0 {
+				doneBatches = append(doneBatches, bs.copyBatch())
+			}
+		}
+		if ch.to.Final() && e.active[snap.ID] == j {
+			delete(e.active, snap.ID)
+		}
+	}
+	return doneBatches
 }
 
 func (e *Engine) dropPendingLocked(j *job) {
