@@ -59,3 +59,41 @@ func TestCompactDropsExpiredHistory(t *testing.T) {
 			again, existing, err)
 	}
 }
+
+func TestBlastRadiusGuard(t *testing.T) {
+	cfg := fastConfig()
+	cfg.BlastRadius = 0.5
+	f := newFixture(t, cfg)
+	req := gateway.BatchRequest{Action: gateway.ActionTrip,
+		Meters: []string{"000000000001", "000000000002", "000000000005"}}
+	// Two of the terminal's four meters is exactly the limit: allowed.
+	b, _, err := f.engine.SubmitBatch(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Counts[gateway.StateFailed] != 0 {
+		t.Errorf("batch at the limit: counts %v, want nothing blocked", b.Counts)
+	}
+	req.Meters = []string{"000000000001", "000000000002", "000000000003"}
+	b, _, err = f.engine.SubmitBatch(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Counts[gateway.StateFailed] != 3 {
+		t.Errorf("batch over the limit: counts %v, want 3 failed", b.Counts)
+	}
+	list, _, _ := f.engine.List(gateway.Filter{Batch: b.ID})
+	for _, c := range list {
+		if c.Reason == nil || c.Reason.Code != gateway.ReasonInterlockBlocked {
+			t.Errorf("command %s reason %+v, want interlock_blocked", c.ID, c.Reason)
+		}
+	}
+	req.Force = true
+	b, _, err = f.engine.SubmitBatch(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Counts[gateway.StateFailed] != 0 {
+		t.Errorf("forced batch: counts %v, want nothing blocked", b.Counts)
+	}
+}
