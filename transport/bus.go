@@ -272,8 +272,10 @@ func (b *Bus) exchange(ctx context.Context, ex *Exchange) (Reply, error) {
 	var lastErr error
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if attempt > 1 {
-			b.log.Info("retrying bus request", zap.Int("attempt", attempt),
-				zap.Binary("frame", ex.Frame), zap.Error(lastErr))
+			// The frame is not logged: a relay command carries the meter password.
+			b.log.Info("retrying bus request", zap.String("bus", b.cfg.Name),
+				zap.Int("attempt", attempt), zap.Int("frame_bytes", len(ex.Frame)),
+				zap.Error(lastErr))
 		}
 		// Bytes left over from an earlier request, such as a late reply, must never be
 		// read as the reply to this one.
