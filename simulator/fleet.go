@@ -245,6 +245,7 @@ func (f *Fleet) newMeter(rng *rand.Rand, addr protocol.MeterAddress, mix meterMi
 		BalanceYuan: 20 + 280*rng.Float64(),
 		Phase:       rng.Float64() * 6.28,
 		Secret:      f.opts.Secret,
+		ClockSkew:   time.Duration(rng.IntN(41)-20) * time.Second,
 	}
 	if mix == mix1997 {
 		cfg.Edition, cfg.CostControl = dlt645.Edition1997, false

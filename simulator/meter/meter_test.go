@@ -538,3 +538,10 @@ func TestWildcardOnlyForReads(t *testing.T) {
 		t.Errorf("wildcard trip moved the relay")
 	}
 }
+
+func TestClockSkewAtStart(t *testing.T) {
+	m := New(Config{Address: addr(t, "000000000161"), Start: t0, ClockSkew: -15 * time.Second})
+	if s := m.State(t0); s.Clock != t0.Add(-15*time.Second).Format("2006-01-02T15:04:05") {
+		t.Errorf("clock = %s, want 15 s behind %s", s.Clock, t0.Format("15:04:05"))
+	}
+}

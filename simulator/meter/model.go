@@ -39,6 +39,9 @@ type Config struct {
 	BalanceYuan float64
 	// Phase shifts the daily load and voltage curves, so meters do not move in lockstep.
 	Phase float64
+	// ClockSkew is how far the meter clock runs from real time at the start; time writes
+	// and broadcast time correct it.
+	ClockSkew time.Duration
 	// Modbus marks a Modbus relay meter: the same physics, reported as protocol "modbus".
 	Modbus bool
 	// Secret is the master secret shared with the gateway's encryption test double; the
@@ -149,6 +152,7 @@ func New(c Config) *Meter {
 		since:    c.Start.UnixNano(),
 		balance0: float32(c.BalanceYuan),
 		balKWh:   c.InitialKWh,
+		skew:     int64(c.ClockSkew),
 	}
 	if m.number == (protocol.MeterAddress{}) {
 		m.number = m.address
