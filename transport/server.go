@@ -53,7 +53,8 @@ type ServerConfig struct {
 	HeartbeatPeriod time.Duration
 	// HeartbeatPeriodOf returns the configured period of a terminal, such as the archive's
 	// heartbeat_period_s, or false. Nil means every period is learned from the intervals
-	// between heartbeats. It is called from event loops and must not block.
+	// between heartbeats. The sweeper and diagnostics call it from their own goroutines, so
+	// it must be safe for concurrent use and must not block.
 	HeartbeatPeriodOf func(protocol.TerminalAddress) (time.Duration, bool)
 	// OfflineFactor is how many heartbeat periods without a valid frame make a terminal
 	// offline; 0 means 3.

@@ -114,6 +114,49 @@ func TestServerOfflineBySilence(t *testing.T) {
 	c.expectClosed()
 }
 
+func TestServerConfiguredHeartbeatPeriod(t *testing.T) {
+	t.Parallel()
+	short := mustAddr(t, "44010101")
+	srv, _ := startServer(t, ServerConfig{HeartbeatPeriod: time.Hour, OfflineFactor: 2,
+		HeartbeatPeriodOf: func(a protocolAddr) (time.Duration, bool) {
+			return 100 * time.Millisecond, a == short
+		}})
+	c := dialTerminal(t, srv, "44010101")
+	other := dialTerminal(t, srv, "44010102")
+	c.login()
+	other.login()
+	c.expectClosed()
+	d, _ := srv.Terminal(c.addr)
+	if d.Disconnects24h[ReasonHeartbeatTimeout] != 1 || d.HeartbeatPeriodS != 0 {
+		t.Fatalf("terminal with a 100 ms period: %+v", d)
+	}
+	if d, _ := srv.Terminal(other.addr); !d.Online || d.HeartbeatPeriodS != 3600 {
+		t.Fatalf("terminal on the 1 h default: %+v", d)
+	}
+}
+
+func TestServerLearnedHeartbeatPeriod(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{HeartbeatPeriod: time.Hour, OfflineFactor: 3})
+	c := dialTerminal(t, srv, "44010103")
+	start := time.Now()
+	c.login()
+	for range 3 {
+		time.Sleep(1100 * time.Millisecond) // intervals under a second are ignored
+		c.heartbeat()
+	}
+	d, _ := srv.Terminal(c.addr)
+	if d.HeartbeatPeriodS < 1 || d.HeartbeatPeriodS > 2 {
+		t.Fatalf("learned period %d s, want about 1 s", d.HeartbeatPeriodS)
+	}
+	// Silent now: offline after about three learned periods, not three hours.
+	c.expectClosedWithin(10 * time.Second)
+	if d, _ := srv.Terminal(c.addr); d.Disconnects24h[ReasonHeartbeatTimeout] != 1 {
+		t.Fatalf("disconnects %+v after %v, want heartbeat_timeout", d.Disconnects24h,
+			time.Since(start))
+	}
+}
+
 func TestServerHeartbeatsKeepOnline(t *testing.T) {
 	t.Parallel()
 	srv, _ := startServer(t, ServerConfig{HeartbeatPeriod: 100 * time.Millisecond,

@@ -99,11 +99,17 @@ func (c *termClient) mustRecv() *gw376.Frame {
 	return f
 }
 
-// expectClosed waits until the server closes the connection.
+// expectClosed waits up to three seconds until the server closes the connection.
 func (c *termClient) expectClosed() {
 	c.t.Helper()
+	c.expectClosedWithin(3 * time.Second)
+}
+
+// expectClosedWithin waits up to d until the server closes the connection.
+func (c *termClient) expectClosedWithin(d time.Duration) {
+	c.t.Helper()
 	for {
-		_, err := c.recv(3 * time.Second)
+		_, err := c.recv(d)
 		if err == nil {
 			continue
 		}
