@@ -72,7 +72,6 @@ type gwError struct {
 type gwLine struct {
 	indent  int
 	off, n  int
-	raw     []byte
 	name    string
 	meaning string
 	// nested is text placed under the line, such as an embedded DL/T 645 breakdown.
