@@ -133,3 +133,54 @@ func (e *e2e) readEvents(t *testing.T, lastID string, n int) []uint64 {
 	}
 	return ids
 }
+
+// eventTypes reads the stream after lastID until it sees want or the timeout passes, and
+// returns the event types read.
+func (e *e2e) eventTypes(t *testing.T, lastID string, want string,
+	timeout time.Duration) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.api+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Last-Event-ID", lastID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var types []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var typ string
+		if _, err := fmt.Sscanf(sc.Text(), "event: %s", &typ); err == nil {
+			types = append(types, typ)
+			if typ == want {
+				break
+			}
+		}
+	}
+	return types
+}
+
+func TestTerminalEventsOnStream(t *testing.T) {
+	e := start(t, 1, 1, 0, 0)
+	if types := e.eventTypes(t, "0", "terminal.online", 5*time.Second); !contains(types,
+		"terminal.online") {
+		t.Fatalf("events %v, want terminal.online", types)
+	}
+	e.fault(t, simulator.FaultTarget{Terminal: "44010001"}, "offline", nil)
+	if types := e.eventTypes(t, "0", "terminal.offline", 5*time.Second); !contains(types,
+		"terminal.offline") {
+		t.Fatalf("events %v, want terminal.offline", types)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
