@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -809,4 +810,42 @@ func FuzzServerSpec(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDiagnosticsJSONFields(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "24495845")
+	c.login()
+	_ = c.conn.Close()
+	waitFor(t, "disconnect", func() bool {
+		d, _ := srv.Terminal(c.addr)
+		return !d.Online
+	})
+	d, _ := srv.Terminal(c.addr)
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"address", "online", "online_since", "last_frame_at",
+		"remote_addr", "heartbeat_period_s", "logins_24h", "disconnects_24h",
+		"last_disconnect", "last_error", "flapping"} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("terminal JSON lacks %q: %s", key, b)
+		}
+	}
+	if got["address"] != "24495845" {
+		t.Errorf("address %v, want 24495845", got["address"])
+	}
+	last, _ := got["last_disconnect"].(map[string]any)
+	if last["reason"] != "peer_closed" || last["at"] == nil {
+		t.Errorf("last_disconnect %v, want peer_closed with a time", got["last_disconnect"])
+	}
+	if n, _ := got["disconnects_24h"].(map[string]any)["peer_closed"].(float64); n != 1 {
+		t.Errorf("disconnects_24h %v, want peer_closed 1", got["disconnects_24h"])
+	}
 }
