@@ -258,6 +258,16 @@ func TestEveryActionOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
+	all := `{"target": {"meter": "` + cost.Address + `"}, "action": "read", "items": [
+		"energy_forward_total", "energy_forward_tariffs", "energy_reverse_total", "voltage",
+		"current", "power", "frequency", "status_word_3", "relay_state", "balance", "clock",
+		"trip_count", "last_trip", "last_close", "meter_number"]}`
+	if c := e.run(t, all); c.State != gateway.StateSucceeded {
+		t.Errorf("read of every item: %s %+v", c.State, c.Reason)
+	} else if len(c.Result.Readings) != 15 {
+		t.Errorf("read of every item gave %d readings: %v", len(c.Result.Readings),
+			c.Result.Readings)
+	}
 	code, body := e.do(t, "POST", "/v1/commands", cmdBody(meterTarget(old.Address), "trip"))
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "unsupported_action") {
 		t.Errorf("trip on a 1997 meter: %d %s, want 422 unsupported_action", code, body)
