@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"testing"
@@ -135,27 +134,27 @@ func (c *termClient) heartbeat() {
 	checkConfirm(c.t, c.mustRecv(), &req)
 }
 
-// checkConfirm checks that ans is the master's AFN00 answer to req: MSA 0, RSEQ equal to
-// the request's PSEQ, single frame, downlink.
+// checkConfirm checks that ans is the master's AFN00 confirmation of req: MSA 0, RSEQ equal
+// to the request's PSEQ, single frame, downlink.
 func checkConfirm(t *testing.T, ans, req *gw376.Frame) {
 	t.Helper()
 	if ans.AFN != gw376.AFNConfirm {
-		t.Fatalf("answer AFN %02X, want 00", ans.AFN)
+		t.Fatalf("confirmation AFN %02X, want 00", ans.AFN)
 	}
 	if ans.Control.Up {
-		t.Errorf("answer has DIR=1")
+		t.Errorf("confirmation has DIR=1")
 	}
 	if ans.A3.MSA != 0 {
-		t.Errorf("answer MSA %d, want 0", ans.A3.MSA)
+		t.Errorf("confirmation MSA %d, want 0", ans.A3.MSA)
 	}
 	if ans.Seq.Num != req.Seq.Num {
-		t.Errorf("answer RSEQ %d, want the request's PSEQ %d", ans.Seq.Num, req.Seq.Num)
+		t.Errorf("confirmation RSEQ %d, want the request's PSEQ %d", ans.Seq.Num, req.Seq.Num)
 	}
 	if !ans.Seq.FIR || !ans.Seq.FIN || ans.Seq.CON {
-		t.Errorf("answer SEQ %+v, want a single frame without CON", ans.Seq)
+		t.Errorf("confirmation SEQ %+v, want a single frame without CON", ans.Seq)
 	}
 	if ans.Address != req.Address {
-		t.Errorf("answer address %s, want %s", ans.Address, req.Address)
+		t.Errorf("confirmation address %s, want %s", ans.Address, req.Address)
 	}
 }
 
@@ -223,8 +222,6 @@ func nextEvent(t *testing.T, ch <-chan Event, kind EventKind) Event {
 		}
 	}
 }
-
-var _ = io.EOF
 
 type protocolAddr = protocol.TerminalAddress
 
