@@ -148,8 +148,9 @@ func NewBus(port Port, cfg BusConfig) *Bus {
 }
 
 // Do queues ex and waits for its reply. It fails with ErrQueueFull when the queue is at
-// its bound, ErrTimeout when no reply came, ErrClosed after Close, or ctx's error. It is
-// safe for concurrent use; requests run in the order they were queued.
+// its bound, ErrTimeout when no reply came, ErrClosed after Close, or ctx's error as soon
+// as ctx ends, whether the request is queued or running. It is safe for concurrent use,
+// and requests run in the order they were queued.
 func (b *Bus) Do(ctx context.Context, ex Exchange) (Reply, error) {
 	if len(ex.Frame) == 0 || (ex.Spec == nil && !ex.Broadcast) {
 		return Reply{}, &BusError{Kind: ErrInvalidRequest, Bus: b.cfg.Name,
@@ -170,6 +171,10 @@ func (b *Bus) Do(ctx context.Context, ex Exchange) (Reply, error) {
 	select {
 	case r := <-job.done:
 		return r.reply, r.err
+	case <-ctx.Done():
+		// The owner skips the job if it has not started it, and otherwise finishes it
+		// into the buffered done channel that nobody reads.
+		return Reply{}, ctx.Err()
 	case <-b.stopped:
 		// The owner may have finished the job just before it stopped.
 		select {

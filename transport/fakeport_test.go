@@ -144,3 +144,43 @@ func TestBusInterByteTimeout(t *testing.T) {
 		t.Errorf("partial reply of %d bytes, want %d", len(be.Partial), cut)
 	}
 }
+
+func TestBusQueuedRequestHonoursContext(t *testing.T) {
+	t.Parallel()
+	port := &fakePort{}
+	port.reply = func(req []byte) []chunk { return nil } // a silent meter
+	bus := NewBus(port, BusConfig{Name: "bus1", FirstByteTimeout: 2 * time.Second,
+		Attempts: 1})
+	defer bus.Close()
+	addr, _ := protocol.ParseMeterAddress("000000000161")
+	ex, err := DLT645Exchange(readFrame(t, addr, 0x00010000), "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { _, err := bus.Do(context.Background(), ex); first <- err }()
+	waitFor(t, "the first request on the line", func() bool {
+		port.mu.Lock()
+		defer port.mu.Unlock()
+		return len(port.bauds) > 0
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = bus.Do(ctx, ex)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued request: err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("queued request returned after %v, not when its context ended", d)
+	}
+	if err := <-first; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first request: err = %v, want ErrTimeout", err)
+	}
+	port.mu.Lock()
+	defer port.mu.Unlock()
+	if len(port.bauds) != 1 {
+		t.Errorf("%d requests written, want 1: the cancelled one must be skipped", len(port.bauds))
+	}
+}
