@@ -57,6 +57,10 @@ type Options struct {
 	// SourceIPs spreads the terminals' source addresses over 127.0.0.1 … 127.0.0.N, so a
 	// fleet larger than one address's ephemeral ports can connect to a loopback gateway.
 	SourceIPs int
+	// ClockError, when positive, starts each meter clock up to that far from real time
+	// (drawn from the seed). The default 0 keeps clocks exact, because a gateway that sends
+	// deadlines only seconds ahead would see drifted meters reject its commands.
+	ClockError time.Duration
 	// Start is the registers' reference time (default now).
 	Start time.Time
 	// Logger receives the fleet's log lines; nil logs nothing.
@@ -245,7 +249,9 @@ func (f *Fleet) newMeter(rng *rand.Rand, addr protocol.MeterAddress, mix meterMi
 		BalanceYuan: 20 + 280*rng.Float64(),
 		Phase:       rng.Float64() * 6.28,
 		Secret:      f.opts.Secret,
-		ClockSkew:   time.Duration(rng.IntN(41)-20) * time.Second,
+	}
+	if e := f.opts.ClockError; e > 0 {
+		cfg.ClockSkew = time.Duration(rng.Int64N(int64(2*e+1))) - e
 	}
 	if mix == mix1997 {
 		cfg.Edition, cfg.CostControl = dlt645.Edition1997, false

@@ -25,6 +25,7 @@ import (
 //	latency: 100ms-300ms
 //	meter_delay: 20ms-500ms
 //	heartbeat: 60s
+//	clock_error: 20s
 //	seed: 1
 //	faults:
 //	  - target: {terminal: "44010003"}
@@ -42,6 +43,7 @@ type Scenario struct {
 	Latency           string         `yaml:"latency"`
 	MeterDelay        string         `yaml:"meter_delay"`
 	Heartbeat         string         `yaml:"heartbeat"`
+	ClockError        string         `yaml:"clock_error"`
 	Seed              *uint64        `yaml:"seed"`
 	Faults            []FaultRequest `yaml:"faults"`
 }
@@ -66,9 +68,12 @@ func LoadScenario(path string) (*Scenario, error) {
 			}
 		}
 	}
-	if s.Heartbeat != "" {
-		if _, err := time.ParseDuration(s.Heartbeat); err != nil {
-			return nil, fmt.Errorf("simulator: scenario %s: heartbeat %q: %w", path, s.Heartbeat, err)
+	for key, v := range map[string]string{"heartbeat": s.Heartbeat, "clock_error": s.ClockError} {
+		if v == "" {
+			continue
+		}
+		if _, err := time.ParseDuration(v); err != nil {
+			return nil, fmt.Errorf("simulator: scenario %s: %s %q: %w", path, key, v, err)
 		}
 	}
 	for i, f := range s.Faults {
@@ -107,6 +112,9 @@ func (s *Scenario) Apply(o *Options, given func(key string) bool) {
 	}
 	if s.Heartbeat != "" {
 		o.Heartbeat, _ = time.ParseDuration(s.Heartbeat)
+	}
+	if s.ClockError != "" {
+		o.ClockError, _ = time.ParseDuration(s.ClockError)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/feegate/feegate/dlt645"
 )
 
 func TestScenarioFixtures(t *testing.T) {
@@ -68,5 +70,43 @@ func TestScenarioRejectsTypos(t *testing.T) {
 		if _, err := LoadScenario(path); err == nil {
 			t.Errorf("%q: no error", body)
 		}
+	}
+}
+
+func TestClockErrorOption(t *testing.T) {
+	offsets := func(clockError time.Duration) []time.Duration {
+		f, err := New(Options{Gateway: "127.0.0.1:1", Terminals: 1, MetersPerTerminal: 8,
+			Control: "-", ClockError: clockError})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		var out []time.Duration
+		for _, sm := range f.order {
+			clock, err := time.ParseInLocation("2006-01-02T15:04:05", sm.m.State(now).Clock,
+				dlt645.DefaultLocation())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, clock.Sub(now.Truncate(time.Second)))
+		}
+		return out
+	}
+	for _, d := range offsets(0) {
+		if d < -time.Second || d > time.Second {
+			t.Errorf("clock off by %v without clock_error", d)
+		}
+	}
+	moved := 0
+	for _, d := range offsets(20 * time.Second) {
+		if d < -21*time.Second || d > 21*time.Second {
+			t.Errorf("clock off by %v with clock_error 20s", d)
+		}
+		if d < -time.Second || d > time.Second {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("no meter clock moved with clock_error 20s")
 	}
 }
