@@ -357,7 +357,7 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 			wait = time.Until(deadline)
 			if wait <= 0 {
 				return nil, noise, &BusError{Kind: ErrTimeout, Bus: b.cfg.Name,
-					Partial: received}
+					Partial: stripEcho(received, sent)}
 			}
 		}
 		wait = min(wait, 250*time.Millisecond+inter)
@@ -369,7 +369,8 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 			if echoing {
 				continue
 			}
-			return nil, noise, &BusError{Kind: ErrNoReply, Bus: b.cfg.Name, Partial: received}
+			return nil, noise, &BusError{Kind: ErrNoReply, Bus: b.cfg.Name,
+				Partial: stripEcho(received, sent)}
 		}
 		chunk := b.buf[:n]
 		if len(received) < busMaxBuffered {
@@ -400,6 +401,19 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 			return bytes.Clone(res.Frame), noise, nil
 		}
 	}
+}
+
+// stripEcho drops the copies of the request at the start of received, and received
+// altogether when it is only a piece of the request: a request may carry a password, which
+// must not reach an error message.
+func stripEcho(received, sent []byte) []byte {
+	for len(sent) > 0 && bytes.HasPrefix(received, sent) {
+		received = received[len(sent):]
+	}
+	if bytes.HasPrefix(sent, received) {
+		return nil
+	}
+	return received
 }
 
 // errorKind returns the metric label of a codec error.

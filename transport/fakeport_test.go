@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -182,5 +183,24 @@ func TestBusQueuedRequestHonoursContext(t *testing.T) {
 	defer port.mu.Unlock()
 	if len(port.bauds) != 1 {
 		t.Errorf("%d requests written, want 1: the cancelled one must be skipped", len(port.bauds))
+	}
+}
+
+func TestStripEcho(t *testing.T) {
+	sent := []byte{0xFE, 0x68, 0x01, 0x02, 0x16}
+	cases := []struct {
+		name     string
+		received []byte
+		want     []byte
+	}{
+		{"echo only", append([]byte(nil), sent...), nil},
+		{"part of an echo", sent[:3], nil},
+		{"echo then reply bytes", append(append([]byte(nil), sent...), 0x68, 0x99), []byte{0x68, 0x99}},
+		{"other bytes", []byte{0x68, 0x99}, []byte{0x68, 0x99}},
+	}
+	for _, c := range cases {
+		if got := stripEcho(c.received, sent); !bytes.Equal(got, c.want) {
+			t.Errorf("%s: % X, want % X", c.name, got, c.want)
+		}
 	}
 }
