@@ -96,7 +96,7 @@ func TestFaultTable(t *testing.T) {
 			state: gateway.StateFailed, reason: gateway.ReasonTerminalTimeout,
 			setup: func(t *testing.T) { e.fault(t, term(5), "half_open", nil) },
 			check: func(t *testing.T, c gateway.Command) {
-				if !eventually(6*time.Second, func() bool {
+				if !eventually(10*time.Second, func() bool {
 					return !e.terminalInfo(t, "44010005").Online
 				}) {
 					t.Error("half-open terminal still online after the heartbeat window")
@@ -107,7 +107,7 @@ func TestFaultTable(t *testing.T) {
 		{name: "heartbeat stop", target: e.meterAt(t, 6, 1), action: "ping",
 			setup: func(t *testing.T) { e.fault(t, term(6), "heartbeat_stop", nil) },
 			check: func(t *testing.T, c gateway.Command) {
-				if !eventually(6*time.Second, func() bool {
+				if !eventually(10*time.Second, func() bool {
 					info := e.terminalInfo(t, "44010006")
 					return !info.Online && info.LastDisconnect != nil &&
 						info.LastDisconnect.Reason == "heartbeat_timeout"
@@ -182,7 +182,11 @@ func TestFaultTable(t *testing.T) {
 			r.setup(t)
 			c := e.run(t, cmdBody(meterTarget(r.target.Address), r.action))
 			if r.state != "" && c.State != r.state {
-				t.Fatalf("state %s reason %+v, want %s %s", c.State, c.Reason, r.state, r.reason)
+				t.Fatalf("state %s reason %+v, want %s %s", c.State, c.Reason, r.state,
+					r.reason)
+			}
+			if c.Reason != nil && c.Reason.Evidence != nil {
+				t.Logf("evidence: %+v", *c.Reason.Evidence)
 			}
 			if r.reason != "" && (c.Reason == nil || c.Reason.Code != r.reason) {
 				t.Fatalf("reason %+v (evidence %+v), want %s", c.Reason, c.Reason.Evidence, r.reason)
