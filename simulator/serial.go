@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -59,6 +60,10 @@ func (b *Bus) open() error {
 		return fmt.Errorf("simulator: raw mode for %s: %w", b.name, err)
 	}
 	b.mu.Lock()
+	if ptmx, err = pollable(ptmx); err != nil {
+		_ = tty.Close()
+		return fmt.Errorf("simulator: pty master for %s: %w", b.name, err)
+	}
 	b.ptmx, b.tty, b.path = ptmx, tty, tty.Name()
 	b.mu.Unlock()
 	return nil
@@ -175,4 +180,31 @@ func overlay(replies [][]byte) []byte {
 		}
 	}
 	return out
+}
+
+// pollable returns a copy of the pty master f whose reads go through the runtime poller, so
+// that Close unblocks a Read in progress. pty.Open hands the master out in blocking mode,
+// and a blocking Read outlives Close for as long as any process holds the other side open.
+// f is closed.
+func pollable(f *os.File) (*os.File, error) {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	dup := -1
+	var dupErr error
+	if err := raw.Control(func(fd uintptr) { dup, dupErr = syscall.Dup(int(fd)) }); err != nil {
+		dupErr = err
+	}
+	name := f.Name()
+	_ = f.Close()
+	if dupErr != nil {
+		return nil, dupErr
+	}
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		_ = syscall.Close(dup)
+		return nil, err
+	}
+	return os.NewFile(uintptr(dup), name), nil
 }
