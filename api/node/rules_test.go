@@ -134,8 +134,8 @@ func (e *e2e) readEvents(t *testing.T, lastID string, n int) []uint64 {
 	return ids
 }
 
-// eventTypes reads the stream after lastID until it sees want or the timeout passes, and
-// returns the event types read.
+// eventTypes reads the stream after lastID until an event of type want arrives or the
+// timeout passes, and returns the event types read.
 func (e *e2e) eventTypes(t *testing.T, lastID string, want string,
 	timeout time.Duration) []string {
 	t.Helper()

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 var testSecret = []byte("plan link test secret")
 
-// serveMeters answers DL/T 645 requests on ln with the simulated meters, as a serial
+// serveMeters replies to DL/T 645 requests on ln with the simulated meters, as a serial
 // server with the meters behind it would.
 func serveMeters(t *testing.T, ln net.Listener, meters []*meter.Meter) *sync.WaitGroup {
 	var wg sync.WaitGroup
