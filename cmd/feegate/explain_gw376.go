@@ -251,6 +251,9 @@ func (x *gwExplainer) embedded(data gw376.Object) (gw376.Object, string) {
 			continue
 		}
 		if err != nil {
+			if !x.opt.showSecrets {
+				m = gw376.Member{Key: "frame", Value: maskedFrameHex(raw)}
+			}
 			out = append(out, m, gw376.Member{Key: "frame_error",
 				Value: gwError{Code: codeOf(err), Message: err.Error()}})
 			return out, "DL/T 645 frame does not decode: " + err.Error()
@@ -258,6 +261,22 @@ func (x *gwExplainer) embedded(data gw376.Object) (gw376.Object, string) {
 		out = append(out, gw376.Member{Key: "frame", Value: e.object})
 	}
 	return out, e.text
+}
+
+// maskedFrameHex returns a DL/T 645 frame that failed to decode as hex with its data field
+// replaced by asterisks: the data of a relay control, a write or a password change carries
+// a password, and an undecodable frame cannot show which kind it is. The bytes up to and
+// including L stay, since they name the meter and the function.
+func maskedFrameHex(raw []byte) string {
+	start := 0
+	for start < len(raw) && raw[start] == 0xFE {
+		start++
+	}
+	keep := start + 10 // 68, six address bytes, 68, C, L
+	if keep >= len(raw) {
+		return strings.ToUpper(hex.EncodeToString(raw))
+	}
+	return strings.ToUpper(hex.EncodeToString(raw[:keep])) + strings.Repeat("*", 2*(len(raw)-keep))
 }
 
 // nodeLines adds one line per field; composite values list their parts, groups their

@@ -244,3 +244,34 @@ func FuzzExplainGW376(f *testing.F) {
 		}
 	})
 }
+
+// An AFN10 F1 trip whose embedded DL/T 645 checksum is wrong (2C changed to 2D, the 376.1
+// checksum recomputed): the forwarded frame cannot be decoded, so its password bytes
+// (6A 39 35 scrambled) must not be printed unless --show-secrets is given.
+const gwTripBadEmbeddedCS = "681201120168" + "4B0002341204" + "10E5" + "00000100" +
+	"1F6BBC0A1C00" + "68611001301215681C10356A3935343333334D3333333363 45CC2D16" +
+	"00000000000000000000000000000000" + "053405002205" + "CD16"
+
+func TestExplainGW376MasksUndecodableEmbeddedFrame(t *testing.T) {
+	in := strings.ReplaceAll(gwTripBadEmbeddedCS, " ", "")
+	for _, args := range [][]string{{"--json", in}, {in}} {
+		out, err := runExplain(t, "", args...)
+		if err != nil {
+			t.Fatalf("explain %v: %v\n%s", args, err, out)
+		}
+		flat := strings.ReplaceAll(strings.ToUpper(out), " ", "")
+		if strings.Contains(flat, "356A3935") {
+			t.Errorf("explain %v printed the scrambled password:\n%s", args, out)
+		}
+		if !strings.Contains(out, "does not decode") && !strings.Contains(out, "frame_error") {
+			t.Errorf("explain %v does not report the embedded frame error:\n%s", args, out)
+		}
+	}
+	out, err := runExplain(t, "", "--json", "--show-secrets", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.ToUpper(out), "356A3935") {
+		t.Errorf("--show-secrets hides the embedded frame:\n%s", out)
+	}
+}
