@@ -356,6 +356,9 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 		if echoing {
 			wait = time.Until(deadline)
 			if wait <= 0 {
+				if f := flushReply(framer, &noise); f != nil {
+					return f, noise, nil
+				}
 				return nil, noise, &BusError{Kind: ErrTimeout, Bus: b.cfg.Name,
 					Partial: stripEcho(received, sent)}
 			}
@@ -368,6 +371,9 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 		if n == 0 {
 			if echoing {
 				continue
+			}
+			if f := flushReply(framer, &noise); f != nil {
+				return f, noise, nil
 			}
 			return nil, noise, &BusError{Kind: ErrNoReply, Bus: b.cfg.Name,
 				Partial: stripEcho(received, sent)}
@@ -401,6 +407,18 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 			return bytes.Clone(res.Frame), noise, nil
 		}
 	}
+}
+
+// flushReply returns a whole reply still buffered behind an incomplete candidate, such as
+// a truncated echo whose L field announces more bytes than ever came. The line has gone
+// quiet, so the candidate can be given up.
+func flushReply(framer *protocol.Framer, noise *int) []byte {
+	res := framer.Next(true)
+	*noise += res.Noise
+	if res.Frame == nil {
+		return nil
+	}
+	return bytes.Clone(res.Frame)
 }
 
 // stripEcho drops the copies of the request at the start of received, and received
