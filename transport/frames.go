@@ -14,10 +14,16 @@ import (
 // cannot grow memory without limit.
 const maxReportFrames = 64
 
+// maxReplyFrames bounds a multi-frame reply to a request. A reply that reaches it without
+// FIN fails the request with ErrTimeout, so a terminal that keeps sending continuation
+// frames cannot hold the request open or grow memory without limit.
+const maxReplyFrames = 64
+
 var (
 	errDownlink    = errors.New("frame with DIR=0 (master to terminal) received from a terminal")
 	errNotLoggedIn = errors.New("frame before login ignored")
 	errNoUnit      = errors.New("AFN02 frame without a data-unit identifier")
+	errOtherAddr   = errors.New("frame with another terminal address on a logged-in connection")
 )
 
 // firstFn returns the Fn of the first data-unit identifier of f, or 0.
@@ -57,6 +63,10 @@ func (s *Server) frame(cs *connState, c gnet.Conn, raw []byte) gnet.Action {
 	case sess == nil:
 		s.metrics.frames.WithLabelValues("gw376", "received", "before_login").Inc()
 		return s.protocolError(cs, nil, errNotLoggedIn)
+	case f.Address != sess.addr:
+		// One connection carries one terminal: a report or reply in another address's name
+		// would be published or matched as this terminal's.
+		return s.protocolError(cs, nil, errOtherAddr)
 	case !f.Control.PRM:
 		s.metrics.frames.WithLabelValues("gw376", "received", "reply").Inc()
 		s.reply(sess, f, raw)

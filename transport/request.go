@@ -288,6 +288,18 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 		s.late(sess, f, "AFN or RSEQ does not match the outstanding request")
 		return
 	}
+	// A reply starts with FIR set (or is a single frame with FIN set, as some terminals send
+	// it) and continues with FIR clear. The RSEQ alone cannot tell a continuation of an
+	// earlier, timed-out reply from the start of this one, because PSEQ counts up by one
+	// per request and RSEQ by one per frame.
+	if len(p.frames) == 0 && !f.Seq.FIR && !f.Seq.FIN {
+		s.late(sess, f, "continuation frame without a first frame")
+		return
+	}
+	if len(p.frames) > 0 && f.Seq.FIR {
+		s.late(sess, f, "first frame in the middle of a multi-frame reply")
+		return
+	}
 	own, err := gw376.Decode(raw)
 	if err != nil {
 		return
@@ -302,6 +314,12 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 		p.finish(perr)
 	case f.Seq.FIN:
 		p.finish(nil)
+	case len(p.frames) >= maxReplyFrames:
+		s.metrics.frameErrors.WithLabelValues("gw376", "reply_too_long").Inc()
+		s.sampled.Warn("multi-frame reply past the frame bound; failing the request",
+			zap.Stringer("terminal", sess.addr), zap.Stringer("afn", afnHex(f.AFN)),
+			zap.Int("frames", len(p.frames)))
+		p.finish(ErrTimeout)
 	default:
 		select {
 		case p.progress <- struct{}{}:

@@ -1,0 +1,243 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/feegate/feegate/gw376"
+)
+
+// TestServerStaleMiddleFrameNotMatched sends the middle frame of a timed-out multi-frame
+// reply with the RSEQ of the next request's PSEQ: it must count as late, and the next
+// request must get its own reply.
+func TestServerStaleMiddleFrameNotMatched(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010061")
+	c.login()
+	req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0})
+
+	// The first request gets only the first frame of a reply that never finishes.
+	first := make(chan *gw376.Frame, 1)
+	go func() {
+		r, err := c.recv(3 * time.Second)
+		if err != nil {
+			t.Errorf("no first request: %v", err)
+			close(first)
+			return
+		}
+		f := gw376.Reply(r, append(r.Data[:4:4], 0x01))
+		f.Seq.FIN = false
+		c.write(f)
+		first <- r
+	}()
+	_, err := srv.RequestWith(context.Background(), c.addr, &req,
+		RequestOptions{Timeout: 200 * time.Millisecond, Attempts: 1})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first request: err = %v, want ErrTimeout", err)
+	}
+	r1 := <-first
+	if r1 == nil {
+		t.FailNow()
+	}
+
+	// The second request's PSEQ is the first one's plus one, which is also the RSEQ the
+	// stale middle frame of the first reply carries.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r2, err := c.recv(3 * time.Second)
+		if err != nil {
+			t.Errorf("no second request: %v", err)
+			return
+		}
+		stale := gw376.Reply(r1, append(r1.Data[:4:4], 0x02))
+		stale.Seq.FIR, stale.Seq.FIN = false, false
+		stale.Seq.Num = (r1.Seq.Num + 1) & 0x0F
+		if stale.Seq.Num != r2.Seq.Num {
+			t.Errorf("test setup: stale RSEQ %d, second PSEQ %d", stale.Seq.Num, r2.Seq.Num)
+		}
+		c.write(stale)
+		time.Sleep(20 * time.Millisecond)
+		c.write(gw376.Reply(r2, append(r2.Data[:4:4], 0xEE)))
+	}()
+	resp, err := srv.RequestWith(context.Background(), c.addr, &req,
+		RequestOptions{Timeout: time.Second, Attempts: 1})
+	<-done
+	if err != nil {
+		t.Fatalf("second request: %v", err)
+	}
+	if len(resp.Frames) != 1 {
+		t.Fatalf("second response has %d frames, want 1", len(resp.Frames))
+	}
+	if got := resp.Frames[0].Data[4]; got != 0xEE {
+		t.Fatalf("second response carries %#x, want its own reply 0xEE", got)
+	}
+	if n := metricValue(t, srv.metrics.lateReplies.WithLabelValues("gw376")); n < 1 {
+		t.Errorf("late replies %v, want the stale frame counted", n)
+	}
+}
+
+// TestServerEndlessReplyBounded floods a request with continuation frames that never set
+// FIN. The request must fail once the reply passes the frame bound, while the flood still
+// runs, instead of collecting frames for as long as the terminal sends them.
+func TestServerEndlessReplyBounded(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010062")
+	c.login()
+	req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0})
+
+	stop := make(chan struct{})
+	sent := make(chan int, 1)
+	go func() {
+		r, err := c.recv(3 * time.Second)
+		if err != nil {
+			t.Errorf("no request: %v", err)
+			sent <- 0
+			return
+		}
+		const limit = 5000
+		n := 0
+		for ; n < limit; n++ {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			f := gw376.Reply(r, append(r.Data[:4:4], byte(n)))
+			f.Seq.FIR, f.Seq.FIN = n == 0, false
+			f.Seq.Num = (r.Seq.Num + uint8(n)) & 0x0F
+			b, _ := gw376.Encode(&f)
+			if _, err := c.conn.Write(b); err != nil {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		sent <- n
+	}()
+	_, err := srv.RequestWith(context.Background(), c.addr, &req,
+		RequestOptions{Timeout: 500 * time.Millisecond, Attempts: 1})
+	close(stop)
+	n := <-sent
+	if err == nil {
+		t.Fatal("endless reply accepted")
+	}
+	var te *TerminalError
+	if !errors.As(err, &te) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want a *TerminalError of kind ErrTimeout", err)
+	}
+	if n >= 5000 {
+		t.Fatalf("request still collecting after %d frames", n)
+	}
+}
+
+// TestServerReportFromOtherAddressDropped sends an active report with another terminal's
+// address on a logged-in connection: it must not reach subscribers as the logged-in
+// terminal's report.
+func TestServerReportFromOtherAddressDropped(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	events, cancel := srv.Subscribe(16)
+	defer cancel()
+	c := dialTerminal(t, srv, "44010063")
+	c.login()
+	report := gw376.Frame{
+		Control: gw376.Control{Up: true, PRM: true, Func: gw376.FuncRequestClass1},
+		Address: mustAddr(t, "44010064"),
+		AFN:     gw376.AFNClass3,
+		Seq:     gw376.Seq{FIR: true, FIN: true, Num: 3},
+		Data:    []byte{0, 0, 1, 0, 1, 1, 0, 1, 0x05, 0x00},
+	}
+	c.write(report)
+	time.Sleep(50 * time.Millisecond)
+	report.Address = c.addr
+	report.Seq.Num = 4
+	c.write(report)
+	e := nextEvent(t, events, EventReport)
+	if e.Terminal != c.addr {
+		t.Fatalf("report event for %s, want %s", e.Terminal, c.addr)
+	}
+	if got := e.Frames[0].Address; got != c.addr {
+		t.Fatalf("report of %s delivered as a report of %s", got, e.Terminal)
+	}
+}
+
+// TestServerUnloggedFloodReleasesConnections opens many connections that never log in and
+// checks that the login timeout closes all of them and that no goroutines stay behind.
+func TestServerUnloggedFloodReleasesConnections(t *testing.T) {
+	srv, _ := startServer(t, ServerConfig{LoginTimeout: 300 * time.Millisecond})
+	// One connection first, so that every event loop of the server is running before the
+	// goroutines are counted.
+	warm, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = warm.Close()
+	waitFor(t, "warm-up connection closed", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns) == 0
+	})
+	fdBefore := openFiles(t)
+	const n = 500
+	conns := make([]net.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	var wg sync.WaitGroup
+	closed := make(chan int, n)
+	for _, c := range conns {
+		wg.Add(1)
+		go func(c net.Conn) {
+			defer wg.Done()
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 16)
+			if _, err := c.Read(buf); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					return
+				}
+				closed <- 1
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(closed)
+	count := 0
+	for range closed {
+		count++
+	}
+	if count != n {
+		t.Fatalf("%d of %d unlogged connections closed by the server", count, n)
+	}
+	waitFor(t, "server connection table empty", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns) == 0 && len(srv.perIP) == 0
+	})
+	// TestMain checks for leaked goroutines when the package ends; here the descriptors
+	// must come back.
+	waitFor(t, "file descriptors back", func() bool { return openFiles(t) <= fdBefore })
+}
+
+// openFiles returns the number of open file descriptors of this process.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count file descriptors: %v", err)
+	}
+	return len(entries)
+}
