@@ -241,3 +241,133 @@ func openFiles(t *testing.T) int {
 	}
 	return len(entries)
 }
+
+// TestServerRequestsDuringReconnects runs requests from many goroutines for one terminal
+// while the terminal replaces its connection again and again. Every request must end with
+// its own reply or a typed error, never with another request's reply.
+func TestServerRequestsDuringReconnects(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	const address = "44010065"
+	stop := make(chan struct{})
+	var terminals sync.WaitGroup
+	serve := func(c *termClient) {
+		defer terminals.Done()
+		for {
+			r, err := c.recv(100 * time.Millisecond)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					select {
+					case <-stop:
+						return
+					default:
+						continue
+					}
+				}
+				return // closed: superseded
+			}
+			f := gw376.Reply(r, r.Data)
+			b, _ := gw376.Encode(&f)
+			_, _ = c.conn.Write(b)
+		}
+	}
+	first := dialTerminal(t, srv, address)
+	first.login()
+	terminals.Add(1)
+	go serve(first)
+	reconnects := make(chan struct{})
+	go func() {
+		defer close(reconnects)
+		for i := 0; i < 10; i++ {
+			time.Sleep(30 * time.Millisecond)
+			c := dialTerminal(t, srv, address)
+			c.login()
+			terminals.Add(1)
+			go serve(c)
+		}
+	}()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				data := []byte{0, 0, 1, 0, byte(g), byte(i)}
+				req, _ := gw376.NewRequest(first.addr, 1, gw376.AFNClass1, 0, data)
+				resp, err := srv.RequestWith(context.Background(), first.addr, &req,
+					RequestOptions{Timeout: 500 * time.Millisecond, Attempts: 1})
+				kind := "ok"
+				switch {
+				case err == nil:
+					got := resp.Frames[0].Data
+					if len(got) != len(data) || got[4] != byte(g) || got[5] != byte(i) {
+						t.Errorf("request %d/%d got the reply % X", g, i, got)
+					}
+				case errors.Is(err, ErrSuperseded):
+					kind = "superseded"
+				case errors.Is(err, ErrTimeout):
+					kind = "timeout"
+				case errors.Is(err, ErrDisconnected), errors.Is(err, ErrTerminalOffline):
+					kind = "disconnected"
+				default:
+					t.Errorf("request %d/%d: untyped error %v", g, i, err)
+				}
+				mu.Lock()
+				outcomes[kind]++
+				mu.Unlock()
+			}
+		}(g)
+	}
+	wg.Wait()
+	<-reconnects
+	close(stop)
+	terminals.Wait()
+	if outcomes["ok"] == 0 {
+		t.Errorf("no request succeeded: %v", outcomes)
+	}
+	t.Logf("outcomes: %v", outcomes)
+}
+
+// TestServerPSEQWrapsUnderManyRequests sends more than 16 sequential requests: PSEQ counts
+// up by one per request modulo 16, and every reply is matched to its own request.
+func TestServerPSEQWrapsUnderManyRequests(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010066")
+	c.login()
+	var seen []uint8
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 40; i++ {
+			r, err := c.recv(3 * time.Second)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			seen = append(seen, r.Seq.Num)
+			c.write(gw376.Reply(r, r.Data))
+		}
+	}()
+	for i := 0; i < 40; i++ {
+		data := []byte{0, 0, 1, 0, byte(i)}
+		req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, data)
+		resp, err := srv.Request(context.Background(), c.addr, &req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if got := resp.Frames[0].Data[4]; got != byte(i) {
+			t.Fatalf("request %d got the reply of request %d", i, got)
+		}
+	}
+	<-done
+	for i := 1; i < len(seen); i++ {
+		if seen[i] != (seen[i-1]+1)&0x0F {
+			t.Fatalf("PSEQ sequence %v breaks at %d", seen, i)
+		}
+	}
+}
