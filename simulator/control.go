@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -45,7 +46,7 @@ func (f *Fleet) SetFault(req FaultRequest, on bool) error {
 		if !ok {
 			return fmt.Errorf("%w: meter %q", ErrNotFound, req.Target.Meter)
 		}
-		param, err := durationParam(req.Params, req.Fault)
+		param, err := meterParam(req.Params, req.Fault)
 		if err != nil {
 			return err
 		}
@@ -57,7 +58,7 @@ func (f *Fleet) SetFault(req FaultRequest, on bool) error {
 		if !ok {
 			return fmt.Errorf("%w: terminal %q", ErrNotFound, req.Target.Terminal)
 		}
-		rate, err := numberParam(req.Params, "rate")
+		rate, err := rateParam(req.Params, req.Fault)
 		if err != nil {
 			return err
 		}
@@ -72,29 +73,114 @@ func (f *Fleet) SetFault(req FaultRequest, on bool) error {
 	return nil
 }
 
-// durationParam returns the delay (slow) or offset (clock_skew) parameter, 0 if absent.
-func durationParam(params map[string]any, fault string) (time.Duration, error) {
-	key := "delay"
-	if fault == meter.FaultClockSkew {
-		key = "offset"
+// Bounds of the fault parameters. A slow meter must still answer within a test's life, and
+// a clock offset must stay inside the years a DL/T 645 date can carry.
+const (
+	maxSlowDelay  = 10 * time.Minute
+	maxClockSkew  = 50 * 365 * 24 * time.Hour
+	paramDelay    = "delay"
+	paramOffset   = "offset"
+	paramRate     = "rate"
+	noParamsFault = ""
+)
+
+// paramKey returns the one parameter name fault takes, or noParamsFault.
+func paramKey(fault string) string {
+	switch fault {
+	case meter.FaultSlow:
+		return paramDelay
+	case meter.FaultClockSkew:
+		return paramOffset
+	case terminal.FaultCorrupt:
+		return paramRate
 	}
+	return noParamsFault
+}
+
+// checkParamKeys rejects parameters that fault does not take, such as a misspelt "dealy",
+// so that a caller never believes a parameter was applied when it was ignored.
+func checkParamKeys(params map[string]any, fault string) error {
+	want := paramKey(fault)
+	for k := range params {
+		if k != want {
+			if want == noParamsFault {
+				return fmt.Errorf("%w: fault %q takes no params, got params.%s", ErrBadRequest,
+					fault, k)
+			}
+			return fmt.Errorf("%w: fault %q takes only params.%s, got params.%s", ErrBadRequest,
+				fault, want, k)
+		}
+	}
+	return nil
+}
+
+// meterParam returns the delay (slow) or offset (clock_skew) parameter of a meter fault, 0
+// if absent. A delay must be positive and at most maxSlowDelay, an offset at most
+// maxClockSkew either way.
+func meterParam(params map[string]any, fault string) (time.Duration, error) {
+	if err := checkParamKeys(params, fault); err != nil {
+		return 0, err
+	}
+	key := paramKey(fault)
 	v, ok := params[key]
-	if !ok {
+	if !ok || key == noParamsFault {
 		return 0, nil
 	}
+	d, err := durationValue(v, key)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case key == paramDelay && (d <= 0 || d > maxSlowDelay):
+		return 0, fmt.Errorf("%w: params.delay %v is out of range; want more than 0 and at most %v",
+			ErrBadRequest, d, maxSlowDelay)
+	case key == paramOffset && (d < -maxClockSkew || d > maxClockSkew):
+		return 0, fmt.Errorf("%w: params.offset %v is out of range; want at most %v either way",
+			ErrBadRequest, d, maxClockSkew)
+	}
+	return d, nil
+}
+
+// durationValue converts a Go duration string or a number of seconds to a duration.
+// Numbers beyond the duration range are rejected rather than wrapped.
+func durationValue(v any, key string) (time.Duration, error) {
 	switch x := v.(type) {
 	case string:
 		d, err := time.ParseDuration(x)
 		if err != nil {
-			return 0, fmt.Errorf("%w: params.%s %q is not a duration such as 2s", ErrBadRequest, key, x)
+			return 0, fmt.Errorf("%w: params.%s %q is not a duration such as 2s", ErrBadRequest,
+				key, x)
 		}
 		return d, nil
 	case float64:
+		if math.IsNaN(x) || math.Abs(x) > float64(math.MaxInt64/int64(time.Second)) {
+			return 0, fmt.Errorf("%w: params.%s %v seconds is out of range", ErrBadRequest, key, x)
+		}
 		return time.Duration(x * float64(time.Second)), nil
-	case int:
-		return time.Duration(x) * time.Second, nil
+	case int: // from YAML scenarios
+		return durationValue(float64(x), key)
 	}
 	return 0, fmt.Errorf("%w: params.%s must be a duration string or seconds", ErrBadRequest, key)
+}
+
+// rateParam returns the rate parameter of a terminal fault, 0 if absent. A rate must be
+// a number with 0 < rate ≤ 1.
+func rateParam(params map[string]any, fault string) (float64, error) {
+	if err := checkParamKeys(params, fault); err != nil {
+		return 0, err
+	}
+	if _, ok := params[paramRate]; !ok {
+		return 0, nil
+	}
+	rate, err := numberParam(params, paramRate)
+	if err != nil {
+		return 0, err
+	}
+	if !(rate > 0 && rate <= 1) { // also catches NaN
+		return 0, fmt.Errorf("%w: params.rate %v is out of range; want more than 0 and at most 1",
+			ErrBadRequest, rate)
+	}
+	return rate, nil
 }
 
 func numberParam(params map[string]any, key string) (float64, error) {
