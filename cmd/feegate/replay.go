@@ -379,8 +379,10 @@ type replayPrinter struct {
 }
 
 func (p replayPrinter) fields(step int, role string) []field {
+	// The terminal's captured IP:port goes under "remote" because the decoded frame adds
+	// its own "terminal" key, the A1A2 address.
 	return []field{{"conn", p.session.conn}, {"step", step + 1}, {"role", role},
-		{"terminal", p.session.terminal}}
+		{"remote", p.session.terminal}}
 }
 
 // frame prints a frame from the capture; its decode result does not count as a failure.
