@@ -60,7 +60,7 @@ func (e *Engine) SubmitBatch(req BatchRequest) (batch *Batch, existing bool, err
 	if req.IdempotencyKey != "" {
 		if rec, ok := e.idem[req.IdempotencyKey]; ok {
 			e.mu.Unlock()
-			if _, _, err := e.repeat(rec, hash, true); err != nil {
+			if _, _, err := e.repeat(rec, req.IdempotencyKey, hash, true); err != nil {
 				return nil, false, err
 			}
 			b, err := e.Batch(rec.Batch)
@@ -72,9 +72,10 @@ func (e *Engine) SubmitBatch(req BatchRequest) (batch *Batch, existing bool, err
 		dev, key, rerr := e.resolveLocked(Target{Meter: m}, req.Action,
 			"meters["+strconv.Itoa(i)+"]")
 		if rerr != nil {
-			if rerr.Field == "meters["+strconv.Itoa(i)+"].meter" {
-				rerr.Field = "meters[" + strconv.Itoa(i) + "]"
-			}
+			// Name the meter that rejects the batch, also for unsupported_action,
+			// which resolveLocked reports on the action field.
+			rerr.Field = "meters[" + strconv.Itoa(i) + "]"
+			rerr.Value = m
 			e.mu.Unlock()
 			return nil, false, rerr
 		}

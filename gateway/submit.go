@@ -90,7 +90,8 @@ func (e *Engine) resolveLocked(t Target, action Action, field string) (Device, s
 	if (action == ActionTrip || action == ActionAllowClose) && t.Turn == 0 {
 		return Device{}, "", invalid(field+".turn", "0", "trip and allow_close need a turn")
 	}
-	if term.ControlTurns > 0 && t.Turn > term.ControlTurns {
+	// A terminal with no control turns (control_turns 0) rejects every turn.
+	if t.Turn > term.ControlTurns {
 		return Device{}, "", unprocessable(ReasonUnsupportedAction, field+".turn",
 			strconv.Itoa(t.Turn), "terminal has %d control turns", term.ControlTurns)
 	}
@@ -162,7 +163,7 @@ func (e *Engine) Submit(req Request) (cmd *Command, existing bool, err error) {
 	if req.IdempotencyKey != "" {
 		if rec, ok := e.idem[req.IdempotencyKey]; ok {
 			e.mu.Unlock()
-			return e.repeat(rec, hash, false)
+			return e.repeat(rec, req.IdempotencyKey, hash, false)
 		}
 	}
 	dev, key, rerr := e.resolveLocked(req.Target, req.Action, "target")
@@ -216,11 +217,14 @@ func (e *Engine) Submit(req Request) (cmd *Command, existing bool, err error) {
 	return snapshot, false, nil
 }
 
-// repeat answers an idempotency key seen before.
-func (e *Engine) repeat(rec idemRecord, hash string, batch bool) (*Command, bool, error) {
+// repeat resolves an idempotency key seen before: the earlier command, or a conflict
+// naming the key when the body differs.
+func (e *Engine) repeat(rec idemRecord, key, hash string, batch bool) (*Command, bool,
+	error) {
 	if rec.Hash != hash || (batch && rec.Batch == "") || (!batch && rec.Command == "") {
 		return nil, false, &RequestError{Kind: ErrConflict, Code: "idempotency_conflict",
-			Field: "idempotency_key", Message: "idempotency key was used with a different request"}
+			Field: "idempotency_key", Value: key,
+			Message: "idempotency key was used with a different request"}
 	}
 	if batch {
 		return nil, true, nil

@@ -1,0 +1,89 @@
+package gateway_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/feegate/feegate/archive"
+	"github.com/feegate/feegate/gateway"
+)
+
+// noTurnsArchive has a terminal whose archive entry lists no control turns.
+const noTurnsArchive = `{
+ "terminals": [{"address": "44020001", "kind": "concentrator", "heartbeat_period_s": 60,
+   "control_turns": 0}],
+ "meters": []}`
+
+func TestTurnOnTerminalWithoutTurns(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	a, err := archive.DecodeJSON(strings.NewReader(noTurnsArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(a, true); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.engine.Submit(gateway.Request{
+		Target: gateway.Target{Terminal: "44020001", Turn: 1}, Action: gateway.ActionTrip})
+	var re *gateway.RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("submit err %v, want a RequestError", err)
+	}
+	if !errors.Is(err, gateway.ErrUnprocessable) {
+		t.Errorf("kind %v, want ErrUnprocessable", re.Kind)
+	}
+	if re.Code != gateway.ReasonUnsupportedAction {
+		t.Errorf("code %q, want %q", re.Code, gateway.ReasonUnsupportedAction)
+	}
+	if re.Field != "target.turn" {
+		t.Errorf("field %q, want target.turn", re.Field)
+	}
+	list, _, err := f.engine.List(gateway.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Errorf("%d commands stored, want none", len(list))
+	}
+}
+
+func TestBatchRejectionNamesMeter(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	// 000000000004 is a DL/T 645-1997 meter, which has no relay control.
+	_, _, err := f.engine.SubmitBatch(gateway.BatchRequest{Action: gateway.ActionTrip,
+		Meters: []string{"000000000002", "000000000004"}})
+	var re *gateway.RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("batch err %v, want a RequestError", err)
+	}
+	if re.Code != gateway.ReasonUnsupportedAction {
+		t.Errorf("code %q, want %q", re.Code, gateway.ReasonUnsupportedAction)
+	}
+	if re.Field != "meters[1]" {
+		t.Errorf("field %q, want meters[1]", re.Field)
+	}
+	if re.Value != "000000000004" {
+		t.Errorf("value %q, want the meter address", re.Value)
+	}
+}
+
+func TestIdempotencyConflictNamesKey(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	req := gateway.Request{Target: meter("000000000002"), Action: gateway.ActionPing,
+		IdempotencyKey: "order-77"}
+	submit(t, f.engine, req)
+	req.Action = gateway.ActionRead
+	_, _, err := f.engine.Submit(req)
+	if !errors.Is(err, gateway.ErrConflict) {
+		t.Fatalf("err %v, want ErrConflict", err)
+	}
+	if !strings.Contains(err.Error(), `"order-77"`) {
+		t.Errorf("message %q does not name the key", err.Error())
+	}
+	_, _, err = f.engine.SubmitBatch(gateway.BatchRequest{Action: gateway.ActionPing,
+		Meters: []string{"000000000002"}, IdempotencyKey: "order-77"})
+	if !errors.Is(err, gateway.ErrConflict) || !strings.Contains(err.Error(), "order-77") {
+		t.Errorf("batch with a command's key: err %v, want a conflict naming the key", err)
+	}
+}
