@@ -52,7 +52,9 @@ passwords lock a meter's password level.`,
 	pf.IntVar(&o.link.baud, "baud", 2400, "line speed in bit/s")
 	pf.StringVar(&o.link.parity, "parity", "E", "parity: E (even), O (odd) or N (none)")
 	pf.StringVar(&o.link.tcp, "tcp", "", "TCP serial server `HOST:PORT` instead of a local port")
-	pf.DurationVar(&o.link.timeout, "timeout", time.Second, "wait for the first reply byte")
+	pf.DurationVar(&o.link.timeout, "timeout", time.Second,
+		"wait for the first reply byte (relay commands wait "+
+			relayFirstByteTimeout.String()+" unless this is set)")
 	pf.DurationVar(&o.link.interByte, "inter-byte-timeout", 500*time.Millisecond,
 		"longest pause inside a reply")
 	pf.StringVar(&o.address, "address", "", "meter address, 12 digits as printed on the meter")

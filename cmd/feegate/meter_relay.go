@@ -7,8 +7,15 @@ import (
 	"time"
 
 	"github.com/feegate/feegate/dlt645"
+	"github.com/feegate/feegate/protocol"
+	"github.com/feegate/feegate/transport"
 	"github.com/spf13/cobra"
 )
+
+// relayFirstByteTimeout is the default wait for the first byte of a relay command's reply.
+// A meter running ESAM operations may take up to about 4 s to reply, and a loaded line adds
+// to that, so the 1 s read default would report meters that acted as silent.
+const relayFirstByteTimeout = 5 * time.Second
 
 // meterRelayAction is one relay subcommand: its CLI name, N1 and the outcome on success.
 type meterRelayAction struct {
@@ -83,6 +90,9 @@ func runMeterRelay(cmd *cobra.Command, o *meterOptions, a meterRelayAction) erro
 	if o.validFor <= 0 {
 		return fmt.Errorf("invalid --valid-for %v: must be positive", o.validFor)
 	}
+	if !cmd.Flags().Changed("timeout") {
+		o.link.timeout = relayFirstByteTimeout
+	}
 	rc := &dlt645.RelayCommand{Level: level, Password: password, Operator: operator,
 		Action: a.action, Deadline: time.Now().Add(o.validFor)}
 	request, err := dlt645.NewRelayRequest(addr, rc)
@@ -94,7 +104,7 @@ func runMeterRelay(cmd *cobra.Command, o *meterOptions, a meterRelayAction) erro
 		// One attempt: a lost reply is reported, never followed by a second password try.
 		reply, err := meterExchange(ctx, conn, request, "relay_control", 1)
 		if err != nil {
-			return o.fail(a.name, addr, err)
+			return o.relayFail(a.name, addr, err)
 		}
 		status, err := dlt645.ParseRelayReply(reply)
 		if err != nil {
@@ -119,4 +129,18 @@ func runMeterRelay(cmd *cobra.Command, o *meterOptions, a meterRelayAction) erro
 		}
 		return printStatus(cmd.OutOrStdout(), addr, sw, o.asJSON, lead)
 	})
+}
+
+// relayFail wraps the error of a relay command. Without a valid reply the meter may still
+// have received and executed the command, so the hint asks for a status read first.
+func (o *meterOptions) relayFail(action string, addr protocol.MeterAddress,
+	err error) *meterFailure {
+	f := o.fail(action, addr, err)
+	if errors.Is(err, transport.ErrTimeout) || errors.Is(err, transport.ErrNoReply) {
+		// A failed status read prints the wiring and line-setting hints itself.
+		f.Hint = fmt.Sprintf("no valid reply within %v, but the meter may have executed the "+
+			"command: run feegate meter status --address %s to read the relay before "+
+			"sending it again", o.link.timeout, addr)
+	}
+	return f
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/feegate/feegate/dlt645"
@@ -24,6 +25,10 @@ type fakeMeter struct {
 	// garbage makes the meter reply with bytes that form no frame, as a meter at another
 	// baud rate or parity appears.
 	garbage bool
+	// relayDelay is how long the meter takes to reply to a relay command, as a meter busy
+	// with ESAM operations does. relayMute makes it act on the command and never reply.
+	relayDelay time.Duration
+	relayMute  bool
 }
 
 // fakeBus plays DL/T 645-2007 meters on the far side of a pty or a TCP connection.
@@ -44,7 +49,9 @@ func (b *fakeBus) serve(rw io.ReadWriter) {
 		n, err := rw.Read(buf)
 		fr.Write(buf[:n])
 		for res := fr.Next(false); res.Frame != nil; res = fr.Next(false) {
-			if out := b.handle(res.Frame); out != nil {
+			out, delay := b.handle(res.Frame)
+			time.Sleep(delay)
+			if out != nil {
 				rw.Write(out)
 			}
 		}
@@ -54,31 +61,75 @@ func (b *fakeBus) serve(rw io.ReadWriter) {
 	}
 }
 
-// handle returns the wire reply to one request, or nil when no meter replies.
-func (b *fakeBus) handle(raw []byte) []byte {
+// handle returns the wire reply to one request, or nil when no meter replies, and how long
+// to wait before sending it.
+func (b *fakeBus) handle(raw []byte) ([]byte, time.Duration) {
 	req, err := dlt645.Decode(raw)
 	if err != nil {
 		b.t.Errorf("fake bus: undecodable request % X: %v", raw, err)
-		return nil
+		return nil, 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var replies [][]byte
+	for _, m := range b.meters {
+		if req.Address.Matches(m.addr) && !m.garbage {
+			out, _ := b.encodeReply(m, req)
+			replies = append(replies, out)
+		}
+	}
+	if len(replies) > 1 {
+		// Several meters answer a wildcard at once: on RS-485 their bytes mix on the line.
+		return interleave(replies), 0
+	}
 	for _, m := range b.meters {
 		if !req.Address.Matches(m.addr) {
 			continue
 		}
 		if m.garbage {
-			return []byte{0x68, 0x11, 0x22, 0xE3, 0x00, 0x7F, 0x68}
+			return []byte{0x68, 0x11, 0x22, 0xE3, 0x00, 0x7F, 0x68}, 0
 		}
 		reply := b.reply(m, req)
+		var delay time.Duration
+		if req.Control.Function() == dlt645.FuncRelayControl {
+			if m.relayMute {
+				return nil, 0
+			}
+			delay = m.relayDelay
+		}
 		out, err := dlt645.Encode(reply)
 		if err != nil {
 			b.t.Errorf("fake bus: encode reply: %v", err)
-			return nil
+			return nil, 0
 		}
-		return out
+		return out, delay
 	}
-	return nil
+	return nil, 0
+}
+
+// encodeReply returns the wire reply of meter m to req without acting on a relay command.
+func (b *fakeBus) encodeReply(m *fakeMeter, req *dlt645.Frame) ([]byte, error) {
+	if req.Control.Function() == dlt645.FuncRelayControl {
+		return nil, nil
+	}
+	return dlt645.Encode(b.reply(m, req))
+}
+
+// interleave mixes the bytes of several replies, one byte of each in turn.
+func interleave(replies [][]byte) []byte {
+	var out []byte
+	for i := 0; ; i++ {
+		more := false
+		for _, r := range replies {
+			if i < len(r) {
+				out = append(out, r[i])
+				more = true
+			}
+		}
+		if !more {
+			return out
+		}
+	}
 }
 
 func (b *fakeBus) reply(m *fakeMeter, req *dlt645.Frame) *dlt645.Frame {
@@ -409,5 +460,67 @@ func TestMeterRejectsBadFlags(t *testing.T) {
 		if _, err := runFeegate(t, args...); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestMeterSlowRelayReplyWithinDefault(t *testing.T) {
+	checkLeaks(t)
+	meter := newFakeMeter(t, "000000000161")
+	meter.relayDelay = 1500 * time.Millisecond
+	_, port := startPtyBus(t, meter)
+	out, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161",
+		"--password", "123456", "--verify=false", "--json")
+	if err != nil {
+		t.Fatalf("trip with a reply after 1.5 s failed under the default timeout: %v", err)
+	}
+	if got := decodeJSON(t, out)["outcome"]; got != "tripped" {
+		t.Errorf("outcome = %v, want tripped", got)
+	}
+}
+
+func TestMeterRelayTimeoutSaysCheckStatus(t *testing.T) {
+	checkLeaks(t)
+	meter := newFakeMeter(t, "000000000161")
+	meter.relayMute = true
+	bus, port := startPtyBus(t, meter)
+	_, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161",
+		"--password", "123456", "--timeout", "200ms")
+	if err == nil {
+		t.Fatal("trip without a reply: no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "may have") {
+		t.Errorf("error %q does not say the meter may have acted", msg)
+	}
+	if !strings.Contains(msg, "feegate meter status") {
+		t.Errorf("error %q does not name feegate meter status", msg)
+	}
+	if strings.Contains(msg, "check the wiring") {
+		t.Errorf("error %q blames the wiring although the meter acted", msg)
+	}
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	if !meter.relayOpen {
+		t.Error("fake meter did not act on the trip")
+	}
+	if bus.relays != 1 {
+		t.Errorf("meter received %d relay commands, want exactly 1", bus.relays)
+	}
+}
+
+func TestMeterScanWildcardCollision(t *testing.T) {
+	checkLeaks(t)
+	_, port := startPtyBus(t, newFakeMeter(t, "000000000161"), newFakeMeter(t, "000000000162"))
+	_, err := runFeegate(t, "meter", "scan", "--port", port, "--timeout", "200ms",
+		"--inter-byte-timeout", "50ms")
+	if err == nil {
+		t.Fatal("wildcard scan of two meters: no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "several meters answered at once") {
+		t.Errorf("error %q does not say that several meters answered", msg)
+	}
+	if !strings.Contains(msg, "--addresses") || !strings.Contains(msg, "--range") {
+		t.Errorf("error %q does not suggest --addresses or --range", msg)
 	}
 }
