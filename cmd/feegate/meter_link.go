@@ -81,6 +81,9 @@ type meterFailure struct {
 
 func (e *meterFailure) Error() string {
 	msg := fmt.Sprintf("%s on meter %s failed: %v", e.Op, e.Address, e.Err)
+	if e.Address.IsWildcard() {
+		msg = fmt.Sprintf("%s (%s) failed: %v", e.Op, e.Address, e.Err)
+	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint
 	}

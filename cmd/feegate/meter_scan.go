@@ -141,9 +141,19 @@ func scanWildcard(ctx context.Context, cmd *cobra.Command, o *meterOptions, conn
 	reply, err := meterExchange(ctx, conn, request, probe, 0)
 	if err != nil {
 		f := o.fail("scan with the wildcard address", protocol.WildcardMeterAddress, err)
-		if errors.Is(err, transport.ErrTimeout) {
-			f.Hint += "; with several meters on the line replies collide: use --range or " +
-				"--addresses"
+		var busErr *transport.BusError
+		garbled := errors.Is(err, transport.ErrNoReply) ||
+			(errors.As(err, &busErr) && len(busErr.Partial) > 0)
+		switch {
+		case garbled:
+			// Every meter answers the wildcard, so on a shared bus the replies overlap.
+			f.Hint = fmt.Sprintf("bytes arrived but formed no valid frame: most likely "+
+				"several meters answered at once, because a wildcard read works only on a "+
+				"single-meter link. Probe each meter with --addresses or --range. If only one "+
+				"meter is connected, check the line setting (now %d %s)", o.link.baud,
+				lineSetting(o.link.parity))
+		case errors.Is(err, transport.ErrTimeout):
+			f.Hint += "; on a bus with several meters, probe them with --addresses or --range"
 		}
 		return f
 	}
