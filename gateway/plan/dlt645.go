@@ -47,7 +47,10 @@ type DLT645Config struct {
 	AuthValidity time.Duration
 	// Location is the zone of meter clocks and deadlines; nil means Asia/Shanghai.
 	Location *time.Location
-	Logger   *zap.Logger
+	// ClockTolerance is how far a meter clock may be from the gateway clock after
+	// sync_time; 0 means 10 s.
+	ClockTolerance time.Duration
+	Logger         *zap.Logger
 }
 
 // DLT645 is the execution plan of DL/T 645 meters over an Exchanger. It is safe for
@@ -73,6 +76,9 @@ func NewDLT645(ex Exchanger, cfg DLT645Config) *DLT645 {
 	}
 	if cfg.Location == nil {
 		cfg.Location = dlt645.DefaultLocation()
+	}
+	if cfg.ClockTolerance <= 0 {
+		cfg.ClockTolerance = defaultClockTolerance
 	}
 	if cfg.Operator == "" {
 		cfg.Operator = "00000000"
@@ -425,21 +431,6 @@ func openClosed(open bool) string {
 		return "open"
 	}
 	return "closed"
-}
-
-// SyncTime broadcasts the time (0x08) on the meter's line. Meters send no reply to a
-// broadcast, so success means the frame was sent.
-func (p *DLT645) SyncTime(ctx context.Context, d gateway.Device, now time.Time) error {
-	f, err := dlt645.NewBroadcastTimeRequest(now.In(p.cfg.Location))
-	if err != nil {
-		return gateway.Fail(gateway.ReasonInternal, nil, "build broadcast time: %v", err)
-	}
-	raw, err := dlt645.Encode(f)
-	if err != nil {
-		return gateway.Fail(gateway.ReasonInternal, nil, "encode broadcast time: %v", err)
-	}
-	_, err = p.ex.Exchange(ctx, d.Meter, raw, "broadcast_time")
-	return err
 }
 
 // Ping reads status word 3 (2007) or the forward active energy (1997).
