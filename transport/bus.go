@@ -360,7 +360,7 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 					return f, noise, nil
 				}
 				return nil, noise, &BusError{Kind: ErrTimeout, Bus: b.cfg.Name,
-					Partial: stripEcho(received, sent)}
+					Partial: partialReply(received, sent, ex)}
 			}
 		}
 		wait = min(wait, 250*time.Millisecond+inter)
@@ -376,7 +376,7 @@ func (b *Bus) readReply(ctx context.Context, ex *Exchange, sent []byte, first,
 				return f, noise, nil
 			}
 			return nil, noise, &BusError{Kind: ErrNoReply, Bus: b.cfg.Name,
-				Partial: stripEcho(received, sent)}
+				Partial: partialReply(received, sent, ex)}
 		}
 		chunk := b.buf[:n]
 		if len(received) < busMaxBuffered {
@@ -432,6 +432,72 @@ func stripEcho(received, sent []byte) []byte {
 		return nil
 	}
 	return received
+}
+
+// partialReply returns the bytes of a failed attempt that BusError.Partial may show: what
+// received holds besides echoes of the request sent for ex, whole or damaged.
+func partialReply(received, sent []byte, ex *Exchange) []byte {
+	return dropEchoRuns(stripEcho(received, sent), ex.Frame, ex.Preamble)
+}
+
+// minEchoRun is the shortest run of request bytes that dropEchoRuns removes. A DL/T 645
+// reply repeats the request's first eight bytes (68, the address, 68) and then differs in
+// the control code, so the header of a cut-off reply stays; a password starts at the
+// eleventh byte, so any echo that reaches it from the frame start is longer.
+const minEchoRun = 9
+
+// dropEchoRuns removes from received every run of at least minEchoRun bytes (or the whole
+// frame, if shorter) that also occurs in frame, with the preamble bytes just before it.
+// Echoes reach received imperfectly: after line noise, with preamble bytes lost, cut off or
+// with a changed byte, and each of those still carries the request's data area. Preamble
+// bytes alone are dropped too. It allocates only when it removes something.
+func dropEchoRuns(received, frame, preamble []byte) []byte {
+	minRun := min(minEchoRun, len(frame))
+	if minRun == 0 || len(received) < minRun {
+		return received
+	}
+	isPreamble := func(b byte) bool { return bytes.IndexByte(preamble, b) >= 0 }
+	var out []byte
+	removed := false
+	kept := 0 // received[:kept] has been copied to out or dropped
+	for i := 0; i < len(received); {
+		n := longestRunIn(received[i:], frame)
+		if n < minRun {
+			i++
+			continue
+		}
+		j := i
+		for j > kept && isPreamble(received[j-1]) {
+			j--
+		}
+		out = append(out, received[kept:j]...)
+		i += n
+		kept = i
+		removed = true
+	}
+	if !removed {
+		return received
+	}
+	out = append(out, received[kept:]...)
+	for _, b := range out {
+		if !isPreamble(b) {
+			return out
+		}
+	}
+	return nil
+}
+
+// longestRunIn returns the length of the longest prefix of b that occurs in frame.
+func longestRunIn(b, frame []byte) int {
+	best := 0
+	for start := range frame {
+		n := 0
+		for n < len(b) && start+n < len(frame) && b[n] == frame[start+n] {
+			n++
+		}
+		best = max(best, n)
+	}
+	return best
 }
 
 // errorKind returns the metric label of a codec error.
