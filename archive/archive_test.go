@@ -431,3 +431,43 @@ func TestDecodeCSVFixtureMerges(t *testing.T) {
 		t.Error("the default model is missing from the index")
 	}
 }
+
+func TestMergeRouteClashNamesMeter(t *testing.T) {
+	base, err := DecodeJSON(bytes.NewReader(readFixture(t, "small.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each new meter takes the route of a different base meter.
+	upd := &Archive{Meters: []Meter{
+		{Address: "000000009001", Protocol: ProtocolDLT645v2007, Kind: KindPlain,
+			Route: Route{Terminal: "44010001", Point: 1, Port: 2}},
+		{Address: "000000009002", Protocol: ProtocolDLT645v2007, Kind: KindPlain,
+			Route: Route{Terminal: "44010001", Point: 2, Port: 2}},
+		{Address: "000000009003", Protocol: ProtocolDLT645v1997,
+			Route: Route{Terminal: "44010002", Point: 1, Port: 2}},
+	}}
+	_, err = Merge(base, upd)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("merge: err = %v, want a ValidationError", err)
+	}
+	want := map[string]string{"000000009001": "000000000161",
+		"000000009002": "000000000162", "000000009003": "000000000163"}
+	found := 0
+	for _, p := range ve.Problems {
+		first, ok := want[p.Key]
+		if !ok || p.Field != "route.point" {
+			continue
+		}
+		found++
+		if !strings.Contains(p.Reason, "meter "+first) {
+			t.Errorf("%s: reason %q, want it to name meter %s", p.Key, p.Reason, first)
+		}
+		if strings.Contains(p.Reason, "row 0") {
+			t.Errorf("%s: reason %q cites row 0", p.Key, p.Reason)
+		}
+	}
+	if found != len(want) {
+		t.Errorf("%d route clashes reported, want %d: %v", found, len(want), err)
+	}
+}

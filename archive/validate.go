@@ -69,8 +69,8 @@ func checkFields(a *Archive, p *problems) {
 		dup(p, seen, "modbus_models", row, m.Name, "name")
 	}
 	clear(seen)
-	points := map[string]int{}
-	units := map[string]int{}
+	points := map[string]string{}
+	units := map[string]string{}
 	for i := range a.Meters {
 		m := &a.Meters[i]
 		row := rowOf(m.row, i)
@@ -110,12 +110,17 @@ func dup(p *problems, seen map[string]int, section string, row int, key, field s
 	seen[key] = row
 }
 
-func dupRoute(p *problems, seen map[string]int, row int, address, key, field string) {
+// dupRoute names the first user of a route by address, because after a merge the rows
+// of the base archive are unknown (0).
+func dupRoute(p *problems, seen map[string]string, row int, address, key, field string) {
 	if first, ok := seen[key]; ok {
-		p.add("meters", row, address, field, key, fmt.Sprintf("route already used by row %d", first))
+		p.add("meters", row, address, field, key, "route already used by "+first)
 		return
 	}
-	seen[key] = row
+	seen[key] = "meter " + address
+	if row > 0 {
+		seen[key] += fmt.Sprintf(" (row %d)", row)
+	}
 }
 
 func checkTerminal(t *Terminal, row int, p *problems) {
