@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -469,5 +470,30 @@ func TestMergeRouteClashNamesMeter(t *testing.T) {
 	}
 	if found != len(want) {
 		t.Errorf("%d route clashes reported, want %d: %v", found, len(want), err)
+	}
+}
+
+func TestRegisterDecodeExactDecimals(t *testing.T) {
+	cases := []struct {
+		words  []uint16
+		signed bool
+		scale  float64
+		want   string
+	}{
+		{[]uint16{0x0004, 0xAF65}, false, 0.01, "3070.45"}, // 307045
+		{[]uint16{0x0000, 0x0007}, false, 0.1, "0.7"},
+		{[]uint16{0xFFFF, 0xFFF9}, true, 0.001, "-0.007"},
+		{[]uint16{0x0000, 0x0003}, false, 0.25, "0.75"},
+		{[]uint16{0x0000, 0x0003}, false, 2, "6"},
+	}
+	for _, tc := range cases {
+		r := Register{Table: TableHolding, Words: 2, Signed: tc.signed, Scale: tc.scale}
+		v, err := r.Decode(tc.words, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strconv.FormatFloat(v, 'f', -1, 64); got != tc.want {
+			t.Errorf("%v × %v = %s, want %s", tc.words, tc.scale, got, tc.want)
+		}
 	}
 }

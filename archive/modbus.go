@@ -125,7 +125,23 @@ func (r Register) Decode(words []uint16, lowWordFirst bool) (float64, error) {
 			raw = int64(int32(u))
 		}
 	}
-	return float64(raw) * r.Scale, nil
+	return scaleRaw(raw, r.Scale), nil
+}
+
+// scaleRaw returns raw × scale without binary noise when scale has at most 9 decimal
+// places: 307045 × 0.01 is computed as 307045 / 100, which rounds to the float64 nearest
+// 3070.45, where the product gives 3070.4500000000003.
+func scaleRaw(raw int64, scale float64) float64 {
+	pow := 1.0
+	for range 10 {
+		steps := math.Round(scale * pow)
+		if steps != 0 && math.Abs(steps-scale*pow) <= 1e-9*math.Abs(scale*pow) &&
+			math.Abs(steps) < 1<<20 {
+			return float64(raw*int64(steps)) / pow
+		}
+		pow *= 10
+	}
+	return float64(raw) * scale
 }
 
 // Encode converts a value in the register's unit to raw words in device order, rounding
