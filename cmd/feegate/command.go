@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,8 +46,8 @@ type commandView struct {
 			Alarm        bool   `json:"alarm"`
 		} `json:"relay"`
 		Readings map[string]struct {
-			Value any    `json:"value"`
-			Unit  string `json:"unit"`
+			Value json.RawMessage `json:"value"`
+			Unit  string          `json:"unit"`
 		} `json:"readings"`
 		SuspectedBypass bool `json:"suspected_bypass"`
 	} `json:"result"`
@@ -278,18 +279,40 @@ func printCommand(out io.Writer, raw json.RawMessage, c commandView, asJSON bool
 			fmt.Fprintf(tw, "relay\t%s (command %s, guarantee %s, alarm %s)\n", r.Relay.State,
 				orDash(r.Relay.CommandState), yesNo(r.Relay.Guarantee), yesNo(r.Relay.Alarm))
 		}
-		for name, v := range r.Readings {
-			fmt.Fprintf(tw, "reading %s\t%v %s\n", name, v.Value, v.Unit)
+		for _, line := range c.readingLines() {
+			fmt.Fprintf(tw, "reading %s\t%s\n", line[0], line[1])
 		}
 		if r.SuspectedBypass {
 			fmt.Fprintf(tw, "suspected bypass\tyes: power flows while the relay is open\n")
 		}
 	}
 	for _, h := range c.History {
-		fmt.Fprintf(tw, "history\t%s %s %s\n", h.At.Local().Format(time.RFC3339), h.State,
-			h.Detail)
+		fmt.Fprintf(tw, "history\t%s\n", strings.TrimSpace(h.At.Local().Format(time.RFC3339)+
+			" "+h.State+" "+h.Detail))
 	}
 	return tw.Flush()
+}
+
+// readingLines returns the name and text of each reading of the result, sorted by name.
+func (c commandView) readingLines() [][2]string {
+	if c.Result == nil {
+		return nil
+	}
+	names := make([]string, 0, len(c.Result.Readings))
+	for name := range c.Result.Readings {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	lines := make([][2]string, 0, len(names))
+	for _, name := range names {
+		v := c.Result.Readings[name]
+		text := jsonValueText(v.Value)
+		if v.Unit != "" {
+			text += " " + v.Unit
+		}
+		lines = append(lines, [2]string{name, text})
+	}
+	return lines
 }
 
 // watchOptions set how command watch follows a command.
@@ -342,32 +365,11 @@ func watchCommand(cmd *cobra.Command, c *apiClient, id string, asJSON bool,
 	wo watchOptions) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), wo.timeout)
 	defer cancel()
-	out := cmd.OutOrStdout()
+	p := &watchPrinter{out: cmd.OutOrStdout(), asJSON: asJSON}
 	last := ""
 	show := func(raw json.RawMessage, cv commandView) (bool, error) {
-		if cv.State == last {
-			return finalStates[cv.State], nil
-		}
 		last = cv.State
-		var err error
-		if asJSON {
-			err = printJSONLine(out, raw)
-		} else {
-			at := cv.UpdatedAt
-			if at.IsZero() {
-				at = time.Now()
-			}
-			line := fmt.Sprintf("%s %s %s: %s", at.Local().Format("15:04:05"), cv.ID,
-				cv.target(), cv.State)
-			if cv.Reason != nil {
-				line += fmt.Sprintf(" (%s: %s)", cv.Reason.Code, cv.Reason.Message)
-			}
-			if cv.Result != nil && cv.Result.Outcome != "" {
-				line += " outcome " + cv.Result.Outcome
-			}
-			_, err = fmt.Fprintln(out, line)
-		}
-		return finalStates[cv.State], err
+		return finalStates[cv.State], p.show(raw, cv)
 	}
 
 	if wo.noSSE {
@@ -467,4 +469,68 @@ func commandExit(cv commandView) error {
 		return nil
 	}
 	return exitError{code: 1}
+}
+
+// watchPrinter prints a followed command: each history entry once as it arrives (retries
+// within a state included) or, for an object without new entries, its state change, and on
+// the final state one line with the reason or outcome followed by the values read.
+type watchPrinter struct {
+	out     io.Writer
+	asJSON  bool
+	state   string
+	history int
+}
+
+func (p *watchPrinter) show(raw json.RawMessage, cv commandView) error {
+	changed := cv.State != p.state || len(cv.History) > p.history
+	p.state = cv.State
+	if !changed {
+		return nil
+	}
+	if p.asJSON {
+		p.history = max(p.history, len(cv.History))
+		return printJSONLine(p.out, raw)
+	}
+	final := finalStates[cv.State]
+	prefix := cv.ID + " " + cv.target() + ":"
+	fresh := cv.History[min(p.history, len(cv.History)):]
+	p.history = max(p.history, len(cv.History))
+	if final {
+		// The summary line below stands for the final entry.
+		for len(fresh) > 0 && fresh[len(fresh)-1].State == cv.State {
+			fresh = fresh[:len(fresh)-1]
+		}
+	}
+	for _, h := range fresh {
+		line := strings.TrimSpace(fmt.Sprintf("%s %s %s %s", h.At.Local().Format("15:04:05"),
+			prefix, h.State, h.Detail))
+		if _, err := fmt.Fprintln(p.out, line); err != nil {
+			return err
+		}
+	}
+	if len(fresh) > 0 && !final {
+		return nil
+	}
+	at := cv.UpdatedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	line := fmt.Sprintf("%s %s %s", at.Local().Format("15:04:05"), prefix, cv.State)
+	if cv.Reason != nil {
+		line += fmt.Sprintf(" (%s: %s)", cv.Reason.Code, cv.Reason.Message)
+	}
+	if cv.Result != nil && cv.Result.Outcome != "" {
+		line += " outcome " + cv.Result.Outcome
+	}
+	if _, err := fmt.Fprintln(p.out, line); err != nil {
+		return err
+	}
+	if !final {
+		return nil
+	}
+	tw := tabwriter.NewWriter(p.out, 0, 4, 2, ' ', 0)
+	for _, r := range cv.readingLines() {
+		fmt.Fprintf(tw, "  %s\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
 }
