@@ -92,7 +92,7 @@ func (e *Engine) SubmitBatch(req BatchRequest) (batch *Batch, existing bool, err
 			req.Deadline, req.Operator, req.Force, "", b.ID, now)
 		var r *Reason
 		if term := terminalOf(j.dev); overBlast[term] != "" {
-			r = e.blockLocked(j.cmd, "blast_radius", overBlast[term])
+			r = e.blockLocked(j.cmd, ruleBlastRadius, overBlast[term])
 		} else {
 			r = e.interlockLocked(j, now)
 		}

@@ -1,12 +1,16 @@
 package gateway_test
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/feegate/feegate/archive"
 	"github.com/feegate/feegate/gateway"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // noTurnsArchive has a terminal whose archive entry lists no control turns.
@@ -85,5 +89,43 @@ func TestIdempotencyConflictNamesKey(t *testing.T) {
 		Meters: []string{"000000000002"}, IdempotencyKey: "order-77"})
 	if !errors.Is(err, gateway.ErrConflict) || !strings.Contains(err.Error(), "order-77") {
 		t.Errorf("batch with a command's key: err %v, want a conflict naming the key", err)
+	}
+}
+
+func TestInterlockSeriesExistAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store, err := gateway.OpenStore(filepath.Join(t.TempDir(), "feegate.db"), time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	e, err := gateway.Open(gateway.Options{Config: fastConfig(), Store: store, Registry: reg,
+		Drivers: map[string]gateway.Driver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, mf := range families {
+		if mf.GetName() != "feegate_interlock_blocks_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "rule" && m.GetCounter().GetValue() == 0 {
+					rules[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{"protected_meter", "protected_window", "rate_guard",
+		"blast_radius"} {
+		if !rules[want] {
+			t.Errorf("feegate_interlock_blocks_total{rule=%q} is not exported at 0", want)
+		}
 	}
 }

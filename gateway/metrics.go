@@ -13,6 +13,18 @@ type Metrics struct {
 	submissions     prometheus.Counter
 }
 
+// Interlock rules, the rule label of feegate_interlock_blocks_total and the evidence
+// detail of an interlock_blocked command.
+const (
+	ruleProtectedMeter  = "protected_meter"
+	ruleProtectedWindow = "protected_window"
+	ruleRateGuard       = "rate_guard"
+	ruleBlastRadius     = "blast_radius"
+)
+
+var interlockRules = []string{ruleProtectedMeter, ruleProtectedWindow, ruleRateGuard,
+	ruleBlastRadius}
+
 func newMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,6 +53,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "feegate_command_submissions_total",
 			Help: "Commands created and persisted.",
 		}),
+	}
+	// Alert rules read these series, so each rule exists at 0 before its first block.
+	for _, rule := range interlockRules {
+		m.interlockBlocks.WithLabelValues(rule)
 	}
 	if reg != nil {
 		reg.MustRegister(m.commands, m.latency, m.queueDepth, m.active, m.interlockBlocks,

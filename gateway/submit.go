@@ -267,12 +267,12 @@ func (e *Engine) interlockLocked(j *job, now time.Time) *Reason {
 	rule, detail := "", ""
 	local := now.In(e.cfg.location)
 	if j.dev.Meter != nil && j.dev.Meter.Protected {
-		rule, detail = "protected_meter", "meter is marked protected in the archive"
+		rule, detail = ruleProtectedMeter, "meter is marked protected in the archive"
 	}
 	if rule == "" {
 		for _, w := range e.cfg.ProtectedWindows {
 			if w.contains(local) {
-				rule, detail = "protected_window", "protected window "+w.Name+" ("+w.Start+
+				rule, detail = ruleProtectedWindow, "protected window "+w.Name+" ("+w.Start+
 					"–"+w.End+" "+e.cfg.Timezone+") is active"
 				break
 			}
@@ -282,7 +282,7 @@ func (e *Engine) interlockLocked(j *job, now time.Time) *Reason {
 		if term := terminalOf(j.dev); term != "" {
 			recent := e.recentTripsLocked(term, now)
 			if len(recent) >= e.cfg.TripsPerTerminalPerMinute {
-				rule = "rate_guard"
+				rule = ruleRateGuard
 				detail = strconv.Itoa(len(recent)) + " trips on terminal " + term +
 					" in the last minute reached the limit of " +
 					strconv.Itoa(e.cfg.TripsPerTerminalPerMinute)
