@@ -10,6 +10,7 @@ import (
 
 	"github.com/feegate/feegate/archive"
 	"github.com/feegate/feegate/gateway"
+	"github.com/feegate/feegate/gateway/gatewaytest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -127,5 +128,32 @@ func TestInterlockSeriesExistAtZero(t *testing.T) {
 		if !rules[want] {
 			t.Errorf("feegate_interlock_blocks_total{rule=%q} is not exported at 0", want)
 		}
+	}
+}
+
+func TestSupersededTripNeverSent(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	gateway.RunSupersededAtOnce(f.engine)
+	f.fake.SetFault("000000000001", gatewaytest.FaultHang, true)
+	// The hanging ping occupies the terminal channel, so the trip stays queued.
+	submit(t, f.engine, gateway.Request{Target: meter("000000000001"),
+		Action: gateway.ActionPing, Deadline: ptr(time.Now().Add(300 * time.Millisecond))})
+	trip := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip})
+	// The customer pays: the close supersedes the queued trip.
+	closeCmd := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionClose})
+	got := wait(t, f.engine, trip.ID)
+	if got.State != gateway.StateCancelled {
+		t.Errorf("superseded trip ended %s, want cancelled", got.State)
+	}
+	if got.Reason == nil || got.Reason.Code != gateway.ReasonSuperseded {
+		t.Errorf("superseded trip reason %+v, want superseded", got.Reason)
+	}
+	if n := f.fake.Operations("000000000002", gateway.ActionTrip); n != 0 {
+		t.Errorf("meter received %d trips, want none", n)
+	}
+	if c := wait(t, f.engine, closeCmd.ID); c.State != gateway.StateSucceeded {
+		t.Errorf("close ended %s %+v, want succeeded", c.State, c.Reason)
 	}
 }

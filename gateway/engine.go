@@ -36,7 +36,10 @@ type job struct {
 	dev     Device
 	key     string // device key: one command at a time per meter or terminal turn
 	recover bool   // was sending or verifying when the engine last stopped
-	channel *channel
+	// superseded marks a queued job that a newer switching command replaces. It may only
+	// be cancelled, so a worker that picks it before the cancel is stored does not send it.
+	superseded bool
+	channel    *channel
 	// visible is the last persisted snapshot of cmd, which Get returns; nil until the first
 	// change after submission is stored.
 	visible *Command
@@ -94,6 +97,9 @@ type Engine struct {
 	stopSweep  chan struct{}
 	workers    sync.WaitGroup
 	background sync.WaitGroup
+	// afterSupersede, set only by tests, runs between marking superseded jobs and
+	// cancelling them.
+	afterSupersede func(old []*job)
 }
 
 // Open starts an engine on an opened store: it loads the archive, idempotency keys and

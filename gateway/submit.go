@@ -210,6 +210,9 @@ func (e *Engine) Submit(req Request) (cmd *Command, existing bool, err error) {
 	e.enqueueLocked(j)
 	e.mu.Unlock()
 	e.hub.Publish(EventCommand, commandEvent(snapshot))
+	if e.afterSupersede != nil && len(superseded) > 0 {
+		e.afterSupersede(superseded)
+	}
 	for _, old := range superseded {
 		e.transition(old, StateCancelled, &Reason{Code: ReasonSuperseded,
 			Message: "superseded by command " + c.ID}, nil, "superseded by "+c.ID)
@@ -346,6 +349,7 @@ func (e *Engine) supersedeLocked(j *job) []*job {
 	var old []*job
 	for _, p := range e.pending[j.key] {
 		if p.cmd.State == StateQueued && !p.recover {
+			p.superseded = true
 			old = append(old, p)
 		}
 	}

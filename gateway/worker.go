@@ -60,6 +60,9 @@ func (e *Engine) apply(changes []change) int {
 		if !allowedFrom(from, ch.to, ch.j.recover) {
 			continue
 		}
+		if ch.j.superseded && ch.to != StateCancelled {
+			continue
+		}
 		c.State = ch.to
 		c.Reason = ch.reason
 		if ch.result != nil {
