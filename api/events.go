@@ -15,13 +15,14 @@ const sseKeepAlive = 15 * time.Second
 // events streams server-sent events. A client resumes with the Last-Event-ID header (or
 // the last_event_id query parameter) and receives every event after that id, in order,
 // as long as it is still in the engine's event buffer; otherwise the stream starts with
-// a comment naming the first id it can still send.
+// a comment naming the first id it can still send. An id above every id sent so far
+// streams the events published from now on, after a comment saying so.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = r.URL.Query().Get("last_event_id")
 	}
-	var after uint64
+	var after, future uint64
 	if last != "" {
 		n, err := strconv.ParseUint(last, 10, 64)
 		if err != nil {
@@ -30,6 +31,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		after = n
+		if next := s.engine.Events().NextID(); after >= next && next > 0 {
+			// No event ever had this id, so waiting for the ids after it would leave the
+			// client without events for a long time. It gets the events from now on.
+			future = after
+			after = next - 1
+		}
 	} else {
 		// A new subscriber starts with events published from now on.
 		after = s.engine.Events().LastID()
@@ -43,6 +50,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprint(w, ": feegate events\n\n"); err != nil {
 		return
+	}
+	if future != 0 {
+		fmt.Fprintf(w, ": event id %d was never sent; streaming events after %d\n\n", future,
+			after)
 	}
 	_ = rc.Flush()
 	hub := s.engine.Events()

@@ -92,6 +92,14 @@ func (h *Hub) LastID() uint64 {
 	return h.next - 1
 }
 
+// NextID returns the id the next published event gets. Every id handed out so far,
+// before or after a restart, is below it.
+func (h *Hub) NextID() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next
+}
+
 // After returns up to max events with ids greater than after, waiting until at least one
 // exists or ctx ends. lost is true when events after `after` have already left the ring.
 func (h *Hub) After(ctx context.Context, after uint64, max int) (evs []Event, lost bool,
