@@ -235,7 +235,7 @@ func TestBadInputOnEveryEndpoint(t *testing.T) {
 		{"POST", "/v1/batches", `{"action": "trip", "meters": ["000000000001",
 			"000000000001"]}`, 400, "meters[1]"},
 		{"POST", "/v1/batches", `{"action": "trip", "meters": ["000000000004"]}`, 422,
-			"action"},
+			"meters[0]"},
 		{"POST", "/v1/batches", `{"action": "trip", "meters": ["000000000009"]}`, 422,
 			"meters[0]"},
 		{"GET", "/v1/batches/b0000000000000999", "", 404, "id"},
