@@ -35,8 +35,17 @@ func DecodeJSON(r io.Reader) (*Archive, error) {
 		return nil, tooLarge()
 	}
 	var a Archive
-	if err := json.Unmarshal(data, &a); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	// An unknown key is most often a misspelt one, such as "meter" for "meters" or
+	// "pasword": ignoring it would import less than the caller sent.
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
 		return nil, jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var p problems
+		p.add("archive", 0, "", "", "", "invalid JSON: data after the archive object")
+		return nil, p.err()
 	}
 	a.numberRows()
 	var p problems
@@ -85,6 +94,13 @@ func jsonProblem(err error) error {
 			fmt.Sprintf("wrong JSON type at byte %d; want %s", typeErr.Offset, typeErr.Type))
 	case errors.As(err, &syntaxErr):
 		p.add("archive", 0, "", "", "", fmt.Sprintf("invalid JSON at byte %d: %v", syntaxErr.Offset, err))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json gives the key but not its path.
+		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		p.add("archive", 0, "", key, "", "unknown field; check its spelling against the "+
+			"archive format")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		p.add("archive", 0, "", "", "", "invalid JSON: empty or cut short")
 	default:
 		p.add("archive", 0, "", "", "", "invalid JSON: "+err.Error())
 	}
@@ -230,11 +246,14 @@ func meterFromRecord(rec []string, columns map[string]int, line int, p *problems
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			value := s
-			if name == "password" {
+			// A password column may hold the password after a column swap: describe the
+			// value without copying it.
+			value, reason := s, "not a whole number"
+			if strings.HasPrefix(name, "password") {
 				value = ""
+				reason = fmt.Sprintf("not a whole number (%d characters)", len(s))
 			}
-			p.add("meters", line, m.Address, name, value, "not a whole number")
+			p.add("meters", line, m.Address, name, value, reason)
 		}
 		return n
 	}

@@ -251,8 +251,15 @@ func checkPassword(m *Meter, row int, p *problems) {
 		return
 	}
 	if !(pw.Level >= 0 && pw.Level <= 9) && pw.Level != 98 && pw.Level != 99 {
-		p.add(s, row, m.Address, "password.level", strconv.Itoa(pw.Level),
-			"want 0 to 9, 98 or 99")
+		// A level of three or more digits is likely a password in the wrong field: the
+		// value is not copied then.
+		value, reason := strconv.Itoa(pw.Level), "want 0 to 9, 98 or 99"
+		if pw.Level < -99 || pw.Level > 99 {
+			value = ""
+			reason += fmt.Sprintf("; got a %d-character number, not shown in case it is a "+
+				"password", len(strconv.Itoa(pw.Level)))
+		}
+		p.add(s, row, m.Address, "password.level", value, reason)
 	}
 	switch {
 	case pw.Value == "" && pw.Level < 98:
