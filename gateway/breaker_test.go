@@ -157,3 +157,22 @@ func TestSupersededTripNeverSent(t *testing.T) {
 		t.Errorf("close ended %s %+v, want succeeded", c.State, c.Reason)
 	}
 }
+
+func TestDeadlineBeyondMeterYears(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	far := time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, _, err := f.engine.Submit(gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip, Deadline: &far})
+	var re *gateway.RequestError
+	if !errors.As(err, &re) || !errors.Is(err, gateway.ErrInvalid) {
+		t.Fatalf("deadline %v: err %v, want an invalid request", far, err)
+	}
+	if re.Field != "deadline" {
+		t.Errorf("field %q, want deadline", re.Field)
+	}
+	_, _, err = f.engine.SubmitBatch(gateway.BatchRequest{Action: gateway.ActionTrip,
+		Meters: []string{"000000000002"}, Deadline: &far})
+	if !errors.Is(err, gateway.ErrInvalid) {
+		t.Errorf("batch with deadline %v: err %v, want an invalid request", far, err)
+	}
+}

@@ -13,6 +13,10 @@ import (
 
 const maxIdempotencyKey = 200
 
+// maxDeadline is the first instant that a two-digit meter year cannot carry, with a day
+// to spare for the zone of the meter clock.
+var maxDeadline = time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC)
+
 // validateCommon checks the fields that commands and batches share.
 func (e *Engine) validateCommon(action Action, items []string, deadline *time.Time,
 	operator, key string, now time.Time) *RequestError {
@@ -32,6 +36,11 @@ func (e *Engine) validateCommon(action Action, items []string, deadline *time.Ti
 	}
 	if deadline != nil && !deadline.After(now) {
 		return invalid("deadline", deadline.Format(time.RFC3339), "deadline is in the past")
+	}
+	// DL/T 645 and 376.1 send the deadline with a two-digit year counted from 2000.
+	if deadline != nil && !deadline.Before(maxDeadline) {
+		return invalid("deadline", deadline.Format(time.RFC3339),
+			"deadline must be before 2099-12-31 (meters count years 2000-2099)")
 	}
 	if operator != "" {
 		if len(operator) != 8 {
