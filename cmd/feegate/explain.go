@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/feegate/feegate/protocol"
 	"github.com/spf13/cobra"
@@ -123,12 +125,45 @@ func explainLines(out io.Writer, r io.Reader, opt explainOptions, asJSON bool) (
 // capture's time and addresses) go first in the JSON object. It reports whether the frame
 // failed to decode; the error is for output failures only.
 func explainHex(out io.Writer, input string, opt explainOptions, asJSON bool, extra []field) (bool, error) {
-	raw, err := hex.DecodeString(strings.Join(strings.Fields(input), ""))
+	digits := strings.Join(strings.Fields(input), "")
+	raw, err := hex.DecodeString(digits)
 	if err != nil {
-		err = protocol.Errorf(protocol.ErrInvalidValue, -1, 0, "input is not hex: %v", err)
-		return true, printExplainError(out, input, err, asJSON, extra)
+		return true, printExplainError(out, input, newHexInputError(input, digits, err), asJSON,
+			extra)
 	}
 	return explainBytes(out, raw, opt, asJSON, extra)
+}
+
+// hexInputError is explain input that is not a frame written in hex. It matches
+// protocol.ErrInvalidValue with errors.Is, so its JSON code is invalid_value.
+type hexInputError struct {
+	Input  string
+	Reason string
+}
+
+func (e *hexInputError) Error() string { return "invalid hex input: " + e.Reason }
+
+func (e *hexInputError) Unwrap() error { return protocol.ErrInvalidValue }
+
+// newHexInputError says what is wrong with input, whose digits without spaces failed to
+// decode with err.
+func newHexInputError(input, digits string, err error) *hexInputError {
+	var bad hex.InvalidByteError
+	if errors.As(err, &bad) {
+		// The decoder reports a byte. Find the character that contains it, which is the
+		// first invalid one, because the input is decoded in order.
+		idx := max(strings.IndexByte(input, byte(bad)), 0)
+		char, _ := utf8.DecodeRuneInString(input[idx:])
+		pos := utf8.RuneCountInString(input[:idx]) + 1
+		return &hexInputError{Input: input, Reason: fmt.Sprintf("character %q at position %d "+
+			"is not a hex digit: write the frame as hex bytes such as 68 AA 01, spaces allowed",
+			char, pos)}
+	}
+	if errors.Is(err, hex.ErrLength) {
+		return &hexInputError{Input: input, Reason: fmt.Sprintf("%d hex digits, an odd count: "+
+			"each byte needs two digits, so a digit is missing or extra", len(digits))}
+	}
+	return &hexInputError{Input: input, Reason: err.Error()}
 }
 
 // explainBytes decodes one frame and prints it; see explainHex.

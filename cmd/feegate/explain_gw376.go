@@ -340,23 +340,19 @@ func nodeMeaning(n *gw376.Node) string {
 		parts = append(parts, "no data (EE, 缺数据)")
 	case n.Err != nil:
 		parts = append(parts, "invalid: "+n.Err.Error())
+	case isValueUnitPair(n.Fields):
+		// A duration coded as a count and its unit, such as the forward frame timeout.
+		parts = append(parts, withUnit(n.Fields[0].Value, valueString(n.Fields[1].Value)))
 	case n.Fields != nil:
 		for _, p := range n.Fields {
-			s := p.Name + "=" + valueString(p.Value)
+			s := p.Name + "=" + withUnit(p.Value, p.Unit)
 			if p.Err != nil {
 				s = p.Name + " invalid"
-			}
-			if p.Unit != "" {
-				s += " " + p.Unit
 			}
 			parts = append(parts, s)
 		}
 	default:
-		s := valueString(n.Value)
-		if n.Unit != "" {
-			s += " " + n.Unit
-		}
-		parts = append(parts, s)
+		parts = append(parts, withUnit(n.Value, n.Unit))
 	}
 	if n.Note != "" {
 		parts = append(parts, "("+n.Note+")")
