@@ -176,3 +176,36 @@ func TestDeadlineBeyondMeterYears(t *testing.T) {
 		t.Errorf("batch with deadline %v: err %v, want an invalid request", far, err)
 	}
 }
+
+func TestRecoveryPastDeadlineDoesNotClaimUnsent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feegate.db")
+	id := crashWhileSending(t, path)
+	store, err := gateway.OpenStore(path, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := gatewaytest.New()
+	drivers := map[string]gateway.Driver{gateway.RouteTerminal: fake}
+	// The gateway comes back after the trip's one-minute deadline.
+	later := func() time.Time { return time.Now().Add(2 * time.Minute) }
+	e, err := gateway.Open(gateway.Options{Config: fastConfig(), Store: store,
+		Drivers: drivers, Now: later})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	defer func() {
+		e.Close(context.Background())
+		store.Close()
+	}()
+	c := wait(t, e, id)
+	if c.State != gateway.StateExpired {
+		t.Fatalf("recovered trip ended %s, want expired", c.State)
+	}
+	if c.Reason == nil || strings.Contains(c.Reason.Message, "before the command was sent") {
+		t.Errorf("reason %+v claims the trip was never sent, but it was in flight", c.Reason)
+	}
+	if n := fake.Operations("000000000002", gateway.ActionTrip); n != 0 {
+		t.Errorf("trip sent %d times after its deadline, want 0", n)
+	}
+}

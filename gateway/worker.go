@@ -235,8 +235,14 @@ func (e *Engine) execute(j *job) {
 	log := e.log.With(zap.String("command", c.ID), zap.String("action", string(c.Action)),
 		zap.String("meter", c.Target.Meter), zap.String("terminal", terminalOf(j.dev)))
 	if !e.now().Before(c.Deadline) {
-		e.transition(j, StateExpired, &Reason{Code: ReasonDeadlineExpired,
-			Message: "deadline passed before the command was sent"}, nil, "")
+		msg := "deadline passed before the command was sent"
+		if j.recover && c.State != StateQueued {
+			// The command was in flight at the stop, so the device may have it.
+			msg = "deadline passed while the gateway was stopped; the command was being " +
+				"sent at the stop and may have reached the device, so read its relay state"
+		}
+		e.transition(j, StateExpired, &Reason{Code: ReasonDeadlineExpired, Message: msg},
+			nil, "")
 		return
 	}
 	drv := e.driverFor(j.dev)
