@@ -84,7 +84,41 @@ func (t *rtuTransporter) Send(adu []byte) ([]byte, error) {
 	if f[1] == function|0x80 {
 		return nil, &ModbusError{Unit: unit, Function: function, Exception: f[2]}
 	}
+	if err := checkReadCount(adu[1:len(adu)-2], f[1:len(f)-2]); err != nil {
+		return nil, &BusError{Kind: ErrNoReply, Bus: t.bus.cfg.Name, Attempts: reply.Attempts,
+			Err: err}
+	}
 	return f, nil
+}
+
+// checkReadCount checks that the byte count of a read reply PDU matches the quantity its
+// request PDU asked for. The goburrow v0.1.0 client checks the count only against the
+// bytes that follow it, so a well-formed reply with fewer registers or coils than asked
+// would reach the caller as shorter data, and an empty coil read as an open contact.
+func checkReadCount(req, reply []byte) error {
+	if len(req) < 5 || len(reply) < 1 {
+		return nil
+	}
+	quantity := int(binary.BigEndian.Uint16(req[3:5]))
+	var want int
+	switch req[0] {
+	case modbus.FuncCodeReadCoils, modbus.FuncCodeReadDiscreteInputs:
+		want = (quantity + 7) / 8
+	case modbus.FuncCodeReadHoldingRegisters, modbus.FuncCodeReadInputRegisters,
+		modbus.FuncCodeReadWriteMultipleRegisters:
+		want = 2 * quantity
+	default:
+		return nil
+	}
+	got := -1
+	if len(reply) >= 2 {
+		got = int(reply[1])
+	}
+	if got != want || len(reply)-2 != want {
+		return protocol.Mismatch(protocol.ErrBadLength, 2, int64(got), int64(want),
+			"modbus read reply byte count for the requested quantity")
+	}
+	return nil
 }
 
 // RTUReplySpec returns the stream-framer description of the reply to a request with the
@@ -282,6 +316,15 @@ func (t *tcpTransporter) Send(adu []byte) ([]byte, error) {
 	if len(reply) > mbapLen+1 && reply[mbapLen] == function|0x80 {
 		t.metrics.requests.WithLabelValues(kind, "exception").Inc()
 		return nil, &ModbusError{Unit: t.cfg.Unit, Function: function, Exception: reply[mbapLen+1]}
+	}
+	if len(adu) > mbapLen && len(reply) > mbapLen {
+		if err := checkReadCount(adu[mbapLen:], reply[mbapLen:]); err != nil {
+			t.metrics.requests.WithLabelValues(kind, resultError).Inc()
+			t.log.Warn("modbus TCP read reply shorter than requested",
+				zap.String("endpoint", t.cfg.Address), zap.Uint8("unit", t.cfg.Unit),
+				zap.Error(err))
+			return nil, &BusError{Kind: ErrNoReply, Bus: t.cfg.Address, Attempts: 1, Err: err}
+		}
 	}
 	t.metrics.requests.WithLabelValues(kind, resultOK).Inc()
 	return reply, nil
