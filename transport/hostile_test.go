@@ -371,3 +371,89 @@ func TestServerPSEQWrapsUnderManyRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestServerSecondAddressOnOneConnection logs in as one address and then as another on the
+// same connection: the server must close it with protocol_error, confirm nothing for the
+// second address and never show that address online.
+func TestServerSecondAddressOnOneConnection(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	events, cancel := srv.Subscribe(16)
+	defer cancel()
+	c := dialTerminal(t, srv, "44010067")
+	c.login()
+	nextEvent(t, events, EventOnline)
+	other := mustAddr(t, "44010068")
+	c.write(gw376.Login(other, c.nextPSEQ()))
+	c.expectClosed()
+	e := nextEvent(t, events, EventOffline)
+	if e.Terminal != c.addr || e.Reason != ReasonProtocolError {
+		t.Fatalf("offline event %+v, want %s with protocol_error", e, c.addr)
+	}
+	if _, ok := srv.Terminal(other); ok {
+		t.Errorf("the second address %s has a terminal record", other)
+	}
+	d, _ := srv.Terminal(c.addr)
+	if d.Online || d.Disconnects24h[ReasonProtocolError] != 1 || d.LastError == "" {
+		t.Errorf("diagnostics of %s after the second login: %+v", c.addr, d)
+	}
+	if srv.Online() != 0 {
+		t.Errorf("Online() = %d, want 0", srv.Online())
+	}
+}
+
+// TestServerHeartbeatBindsSession sends a heartbeat without a login first, as a terminal
+// does after a gateway restart: the server must confirm it, bind the session and serve
+// requests on it.
+func TestServerHeartbeatBindsSession(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010069")
+	c.heartbeat()
+	waitFor(t, "terminal online", func() bool { return srv.Online() == 1 })
+	req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0})
+	done := answer(t, c, func(r *gw376.Frame) gw376.Frame { return gw376.Reply(r, r.Data) })
+	if _, err := srv.Request(context.Background(), c.addr, &req); err != nil {
+		t.Fatalf("request after a heartbeat login: %v", err)
+	}
+	<-done
+	d, _ := srv.Terminal(c.addr)
+	if !d.Online || d.Logins24h != 1 {
+		t.Errorf("diagnostics %+v, want online with one login", d)
+	}
+}
+
+// TestServerLoginCyclesReleaseEverything logs one terminal in and out many times, half by
+// logout and half by dropping the socket. Connections, descriptors and the online count
+// must come back, and the history stays within its bound.
+func TestServerLoginCyclesReleaseEverything(t *testing.T) {
+	srv, _ := startServer(t, ServerConfig{})
+	warm := dialTerminal(t, srv, "44010070")
+	warm.login()
+	_ = warm.conn.Close()
+	waitFor(t, "warm-up closed", func() bool { return srv.Online() == 0 })
+	fdBefore := openFiles(t)
+	const cycles = 200
+	for i := 0; i < cycles; i++ {
+		c := dialTerminal(t, srv, "44010070")
+		c.login()
+		if i%2 == 0 {
+			c.write(gw376.Logout(c.addr, c.nextPSEQ()))
+			c.expectClosed()
+		}
+		_ = c.conn.Close()
+	}
+	waitFor(t, "every session closed", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns) == 0 && srv.Online() == 0
+	})
+	waitFor(t, "file descriptors back", func() bool { return openFiles(t) <= fdBefore })
+	d, _ := srv.Terminal(mustAddr(t, "44010070"))
+	if d.Logins24h != cycles+1 {
+		t.Errorf("logins %d, want %d", d.Logins24h, cycles+1)
+	}
+	if got := d.Disconnects24h[ReasonLogout]; got != cycles/2 {
+		t.Errorf("logout disconnects %d, want %d", got, cycles/2)
+	}
+}
