@@ -212,17 +212,19 @@ func indexOf(rec []string, name string) int {
 	return -1
 }
 
-// followBatch polls the batch until every command is final, drawing a progress bar.
+// followBatch polls the batch until every command is final, showing its counts on w: a
+// redrawn bar on a terminal, else a line per change at most every progressLogInterval.
 func followBatch(ctx context.Context, c *apiClient, b batchView, interval time.Duration,
-	progress io.Writer) (batchView, error) {
+	w io.Writer) (batchView, error) {
+	bar := newProgress(w)
 	for {
-		drawProgress(progress, b)
 		if b.Total > 0 && b.finished() >= b.Total {
-			fmt.Fprintln(progress)
+			bar.finish(progressText(b))
 			return b, nil
 		}
+		bar.update(progressText(b))
 		if err := sleepContext(ctx, interval); err != nil {
-			fmt.Fprintln(progress)
+			bar.interrupt()
 			return b, fmt.Errorf("batch %s has %d of %d commands final: %w (its commands go "+
 				"on; read it later with GET /v1/batches/%s)", b.ID, b.finished(), b.Total, err,
 				b.ID)
@@ -230,7 +232,7 @@ func followBatch(ctx context.Context, c *apiClient, b batchView, interval time.D
 		var next batchView
 		if _, err := c.do(ctx, "GET", "/v1/batches/"+url.PathEscape(b.ID), nil, nil, "",
 			&next); err != nil {
-			fmt.Fprintln(progress)
+			bar.interrupt()
 			return b, err
 		}
 		b = next
@@ -239,14 +241,15 @@ func followBatch(ctx context.Context, c *apiClient, b batchView, interval time.D
 
 const progressWidth = 30
 
-func drawProgress(w io.Writer, b batchView) {
+// progressText returns the bar and counts of b.
+func progressText(b batchView) string {
 	done := b.finished()
 	filled := 0
 	if b.Total > 0 {
-		filled = done * progressWidth / b.Total
+		filled = min(done*progressWidth/b.Total, progressWidth)
 	}
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", progressWidth-filled)
-	fmt.Fprintf(w, "\r[%s] %d/%d  succeeded %d  failed %d  expired %d  cancelled %d ", bar,
+	return fmt.Sprintf("[%s] %d/%d  succeeded %d  failed %d  expired %d  cancelled %d", bar,
 		done, b.Total, b.Counts["succeeded"], b.Counts["failed"], b.Counts["expired"],
 		b.Counts["cancelled"])
 }

@@ -412,6 +412,10 @@ func TestBatchProgressAndResultCSV(t *testing.T) {
 	if !strings.Contains(stderr.String(), "3/3") {
 		t.Errorf("progress lacks 3/3:\n%s", stderr.String())
 	}
+	if strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress redraws with \\r although standard error is no terminal: %q",
+			stderr.String())
+	}
 	f, err := os.Open(result)
 	if err != nil {
 		t.Fatal(err)

@@ -168,10 +168,16 @@ func scanList(ctx context.Context, cmd *cobra.Command, o *meterOptions, conn met
 	if err != nil {
 		return err
 	}
-	progress := cmd.ErrOrStderr()
+	bar := newProgress(cmd.ErrOrStderr())
 	var found []scanResult
 	for i, a := range addrs {
-		fmt.Fprintf(progress, "\rprobing %s (%d/%d), %d found", a, i+1, len(addrs), len(found))
+		if bar.terminal {
+			bar.update(fmt.Sprintf("probing %s (%d/%d), %d found", a, i+1, len(addrs),
+				len(found)))
+		} else {
+			bar.update(fmt.Sprintf("probed %d of %d addresses, %d found", i, len(addrs),
+				len(found)))
+		}
 		_, err := readValue(ctx, conn, a, it)
 		var meterErr *dlt645.MeterError
 		switch {
@@ -183,12 +189,11 @@ func scanList(ctx context.Context, cmd *cobra.Command, o *meterOptions, conn met
 		case ctx.Err() != nil:
 			return ctx.Err()
 		default:
-			fmt.Fprintln(progress)
+			bar.interrupt()
 			return o.fail("scan", a, err)
 		}
 	}
-	fmt.Fprintf(progress, "\r%d of %d addresses replied%s\n", len(found), len(addrs),
-		strings.Repeat(" ", 20))
+	bar.finish(fmt.Sprintf("%d of %d addresses replied", len(found), len(addrs)))
 	return printScan(cmd, o, found)
 }
 
