@@ -19,6 +19,7 @@ import (
 	"github.com/feegate/feegate/simulator/terminal"
 	"github.com/feegate/feegate/transport"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +43,14 @@ type e2e struct {
 
 func start(t *testing.T, terminals, perTerminal, serial, modbus int) *e2e {
 	t.Helper()
-	cfg := node.Config{
+	return startLogged(t, nil, terminals, perTerminal, serial, modbus)
+}
+
+// startLogged starts a node that logs to log (nil for none) and a fleet connected to it.
+func startLogged(t *testing.T, log *zap.Logger, terminals, perTerminal, serial,
+	modbus int) *e2e {
+	t.Helper()
+	cfg := node.Config{Logger: log,
 		TerminalListen: "127.0.0.1:0", APIListen: "127.0.0.1:0",
 		StorePath: filepath.Join(t.TempDir(), "feegate.db"), Tokens: []string{token},
 		ForwardTimeout: 700 * time.Millisecond, ForwardControlTimeout: 700 * time.Millisecond,
