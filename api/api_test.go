@@ -147,13 +147,21 @@ func (e *env) waitFinal(t *testing.T, id string) gateway.Command {
 
 func TestAuthentication(t *testing.T) {
 	e := newEnv(t)
-	for _, h := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x"} {
+	for _, h := range []string{"", "Bearer wrong", "Basic " + token, "Bearer " + token + "x",
+		"Bearer " + token[:len(token)-1], "Bearer ", "Bearer  " + token} {
 		code, body := e.do(t, "GET", "/v1/commands", "", map[string]string{"Authorization": h})
 		if code != http.StatusUnauthorized {
 			t.Errorf("Authorization %q: %d, want 401", h, code)
 		}
 		if got := decode[errResp](t, body).Error.Code; got != "unauthorized" {
 			t.Errorf("Authorization %q: code %q", h, got)
+		}
+	}
+	// The authentication scheme name is case-insensitive (RFC 7235, section 2.1).
+	for _, h := range []string{"bearer " + token, "BEARER " + token} {
+		code, _ := e.do(t, "GET", "/v1/commands", "", map[string]string{"Authorization": h})
+		if code != http.StatusOK {
+			t.Errorf("Authorization %q: %d, want 200", h, code)
 		}
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json"} {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
@@ -33,7 +34,9 @@ type Options struct {
 // Server is the HTTP/JSON API. It is an http.Handler safe for concurrent use.
 type Server struct {
 	engine *gateway.Engine
-	tokens [][]byte
+	// tokens holds the SHA-256 digests of the accepted tokens, so that every comparison
+	// runs over 32 bytes whatever the length of the presented token.
+	tokens [][sha256.Size]byte
 	log    *zap.Logger
 	ready  func() bool
 	mux    *http.ServeMux
@@ -63,7 +66,7 @@ func New(opts Options) *Server {
 	s := &Server{engine: opts.Engine, log: log, ready: opts.Ready, mux: http.NewServeMux()}
 	for _, t := range opts.Tokens {
 		if t != "" {
-			s.tokens = append(s.tokens, []byte(t))
+			s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
 		}
 	}
 	gatherer := opts.Gatherer
@@ -125,16 +128,26 @@ func (s *Server) routeTable(metrics http.Handler) []route {
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// authenticate checks the bearer token against every configured token in constant time.
+// authenticate checks the bearer token against every configured token in time that
+// depends on neither the tokens nor their lengths.
 func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
-		token, found := strings.CutPrefix(h, "Bearer ")
-		match := 0
+		// The scheme name is case-insensitive (RFC 7235, section 2.1).
+		found := len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ")
+		token := ""
 		if found {
-			for _, t := range s.tokens {
-				match |= subtle.ConstantTimeCompare([]byte(token), t)
-			}
+			token = h[len("Bearer "):]
+		}
+		// subtle.ConstantTimeCompare returns at once on a length mismatch, which would
+		// reveal the token length, so digests are compared instead.
+		digest := sha256.Sum256([]byte(token))
+		match := 0
+		for _, t := range s.tokens {
+			match |= subtle.ConstantTimeCompare(digest[:], t[:])
+		}
+		if !found {
+			match = 0
 		}
 		if match != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="feegate"`)
