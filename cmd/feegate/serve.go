@@ -104,7 +104,7 @@ func loadServeConfig(f serveFlags) (node.Config, string, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
-			return node.Config{}, "", fmt.Errorf("config %s: %w", f.config, err)
+			return node.Config{}, "", describeConfigError(f.config, err)
 		}
 	}
 	cfg := node.Config{
@@ -140,9 +140,9 @@ func loadServeConfig(f serveFlags) (node.Config, string, error) {
 	}
 	format := pick(f.logFormat, "FEEGATE_LOG_FORMAT", file.LogFormat, "json")
 	if format != "json" && format != "console" {
-		return cfg, "", fmt.Errorf("log format %q: use json or console", format)
+		return cfg, "", fmt.Errorf("invalid log format %q: use json or console", format)
 	}
-	return cfg, format, nil
+	return cfg, format, checkAPIExposure(cfg)
 }
 
 func newLogger(format string) (*zap.Logger, error) {
