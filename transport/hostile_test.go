@@ -457,3 +457,74 @@ func TestServerLoginCyclesReleaseEverything(t *testing.T) {
 		t.Errorf("logout disconnects %d, want %d", got, cycles/2)
 	}
 }
+
+// TestServerTpRejectsWrappedPSEQ lets a request with a time label time out and sends its
+// reply only after 16 more requests, when PSEQ has wrapped to the same value. The reply
+// echoes the old PFC in Tp, so it must count as late and not answer the new request.
+func TestServerTpRejectsWrappedPSEQ(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010071")
+	c.login()
+	newReq := func(marker byte) gw376.Frame {
+		req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0, marker})
+		req.SetTp(gw376.Tp{})
+		return req
+	}
+
+	// The first request gets no reply in time; the terminal keeps the request.
+	first := make(chan *gw376.Frame, 1)
+	go func() {
+		r, err := c.recv(3 * time.Second)
+		if err != nil {
+			t.Errorf("no first request: %v", err)
+		}
+		first <- r
+	}()
+	req := newReq(0xA0)
+	if _, err := srv.RequestWith(context.Background(), c.addr, &req,
+		RequestOptions{Timeout: 100 * time.Millisecond, Attempts: 1}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first request: err = %v, want ErrTimeout", err)
+	}
+	stale := <-first
+	if stale == nil {
+		t.FailNow()
+	}
+
+	// Fifteen requests answered at once bring PSEQ back to one below the first request's.
+	for i := 0; i < 15; i++ {
+		done := answer(t, c, func(r *gw376.Frame) gw376.Frame { return gw376.Reply(r, r.Data) })
+		req := newReq(byte(i))
+		if _, err := srv.Request(context.Background(), c.addr, &req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		<-done
+	}
+
+	// The seventeenth request has the first one's PSEQ; the stale reply comes first.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, err := c.recv(3 * time.Second)
+		if err != nil {
+			t.Errorf("no request: %v", err)
+			return
+		}
+		if r.Seq.Num != stale.Seq.Num {
+			t.Errorf("test setup: PSEQ %d, want the first request's %d", r.Seq.Num,
+				stale.Seq.Num)
+		}
+		c.write(gw376.Reply(stale, stale.Data))
+		time.Sleep(20 * time.Millisecond)
+		c.write(gw376.Reply(r, r.Data))
+	}()
+	req = newReq(0xB0)
+	resp, err := srv.Request(context.Background(), c.addr, &req)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Frames[0].Data[4]; got != 0xB0 {
+		t.Fatalf("request answered with the reply carrying %#x, want its own 0xB0", got)
+	}
+}

@@ -34,6 +34,8 @@ type Response struct {
 type pending struct {
 	afn      gw376.AFN
 	pseq     uint8
+	tpv      bool  // the request carries Tp, and so does its reply
+	pfc      uint8 // the request's PFC, which a reply with Tp echoes
 	frames   []*gw376.Frame
 	done     chan struct{}
 	progress chan struct{}
@@ -165,8 +167,8 @@ func (s *Server) request(ctx context.Context, addr protocol.TerminalAddress, fra
 	}
 	attempts = min(attempts, maxAttempts)
 
-	p := &pending{afn: req.AFN, pseq: req.Seq.Num, done: make(chan struct{}),
-		progress: make(chan struct{}, 1)}
+	p := &pending{afn: req.AFN, pseq: req.Seq.Num, tpv: req.Seq.TpV, pfc: pfc,
+		done: make(chan struct{}), progress: make(chan struct{}, 1)}
 	sess.mu.Lock()
 	if sess.closed != nil {
 		kind := sess.closed
@@ -286,6 +288,11 @@ func (s *Server) reply(sess *session, f *gw376.Frame, raw []byte) {
 	want := (p.pseq + uint8(len(p.frames))) & 0x0F
 	if f.Seq.Num != want || (f.AFN != p.afn && f.AFN != gw376.AFNConfirm) {
 		s.late(sess, f, "AFN or RSEQ does not match the outstanding request")
+		return
+	}
+	// PSEQ repeats every 16 requests, but a reply's Tp echoes the 8-bit PFC of its request.
+	if p.tpv && f.Seq.TpV && f.Tp.PFC != p.pfc {
+		s.late(sess, f, "Tp PFC does not match the outstanding request")
 		return
 	}
 	// A reply starts with FIR set (or is a single frame with FIN set, as some terminals send
