@@ -209,3 +209,54 @@ func TestRecoveryPastDeadlineDoesNotClaimUnsent(t *testing.T) {
 		t.Errorf("trip sent %d times after its deadline, want 0", n)
 	}
 }
+
+// meterlessArchive is testArchive without meter 000000000002.
+const meterlessArchive = `{
+ "terminals": [{"address": "44010001", "kind": "concentrator", "heartbeat_period_s": 60,
+   "control_turns": 2}],
+ "meters": [
+  {"address": "000000000001", "protocol": "dlt645-2007", "kind": "cost_control",
+   "password": {"level": 98, "value": ""},
+   "route": {"terminal": "44010001", "point": 1, "port": 31}}]}`
+
+func TestQueuedCommandForRemovedMeter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feegate.db")
+	fake := gatewaytest.New()
+	fake.SetFault("000000000001", gatewaytest.FaultHang, true)
+	f := openEngine(t, path, fastConfig(), fake)
+	a, err := archive.DecodeJSON(strings.NewReader(testArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(a, false); err != nil {
+		t.Fatal(err)
+	}
+	// The hanging ping keeps the terminal channel busy, so the trip stays queued.
+	submit(t, f.engine, gateway.Request{Target: meter("000000000001"),
+		Action: gateway.ActionPing})
+	trip := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip})
+	smaller, err := archive.DecodeJSON(strings.NewReader(meterlessArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(smaller, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	f.engine.Close(ctx)
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	g := openEngine(t, path, fastConfig(), gatewaytest.New())
+	defer g.close(t)
+	c := wait(t, g.engine, trip.ID)
+	if c.State != gateway.StateFailed {
+		t.Fatalf("trip for a removed meter ended %s, want failed", c.State)
+	}
+	if c.Reason == nil || c.Reason.Code != gateway.ReasonRouteUnknown {
+		t.Errorf("reason %+v, want route_unknown", c.Reason)
+	}
+}

@@ -246,9 +246,14 @@ func (e *Engine) execute(j *job) {
 		return
 	}
 	drv := e.driverFor(j.dev)
-	if drv == nil || (j.dev.Meter == nil && c.Target.Meter != "") {
+	if j.dev.Meter == nil && c.Target.Meter != "" {
+		e.transition(j, StateFailed, &Reason{Code: ReasonRouteUnknown,
+			Message: "the meter left the archive while the command was queued"}, nil, "")
+		return
+	}
+	if drv == nil {
 		e.transition(j, StateFailed, &Reason{Code: ReasonInternal,
-			Message: "the meter's route is no longer in the archive or has no driver"}, nil, "")
+			Message: "no driver for the command's route"}, nil, "")
 		return
 	}
 	detail := ""
