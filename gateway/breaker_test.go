@@ -260,3 +260,67 @@ func TestQueuedCommandForRemovedMeter(t *testing.T) {
 		t.Errorf("reason %+v, want route_unknown", c.Reason)
 	}
 }
+
+func TestConcurrentIdempotencyKeyRace(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	const n = 32
+	type outcome struct {
+		action   gateway.Action
+		id       string
+		existing bool
+		err      error
+	}
+	results := make(chan outcome, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		action := gateway.ActionPing
+		if i%2 == 1 {
+			action = gateway.ActionRead
+		}
+		go func() {
+			<-start
+			c, existing, err := f.engine.Submit(gateway.Request{Target: meter("000000000002"),
+				Action: action, IdempotencyKey: "same-key"})
+			o := outcome{action: action, existing: existing, err: err}
+			if c != nil {
+				o.id = c.ID
+			}
+			results <- o
+		}()
+	}
+	close(start)
+	created := map[string]gateway.Action{}
+	var outcomes []outcome
+	for i := 0; i < n; i++ {
+		o := <-results
+		outcomes = append(outcomes, o)
+		if o.err == nil && !o.existing {
+			created[o.id] = o.action
+		}
+	}
+	if len(created) != 1 {
+		t.Fatalf("%d commands created under one key, want 1: %v", len(created), created)
+	}
+	var winnerID string
+	var winner gateway.Action
+	for id, a := range created {
+		winnerID, winner = id, a
+	}
+	for _, o := range outcomes {
+		switch {
+		case o.action == winner && o.err != nil:
+			t.Errorf("%s with the winning body: %v, want the existing command", o.action, o.err)
+		case o.action == winner && o.id != winnerID:
+			t.Errorf("%s with the winning body returned %s, want %s", o.action, o.id, winnerID)
+		case o.action != winner && !errors.Is(o.err, gateway.ErrConflict):
+			t.Errorf("%s with a different body: %v, want ErrConflict", o.action, o.err)
+		}
+	}
+	list, _, err := f.engine.List(gateway.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Errorf("%d commands stored, want 1", len(list))
+	}
+}
