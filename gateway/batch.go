@@ -121,6 +121,7 @@ func (e *Engine) SubmitBatch(req BatchRequest) (batch *Batch, existing bool, err
 		e.mu.Lock()
 		for _, j := range jobs {
 			delete(e.active, j.cmd.ID)
+			e.uncountTripLocked(j, now)
 		}
 		delete(e.batches, b.ID)
 		delete(e.idem, req.IdempotencyKey)

@@ -324,3 +324,72 @@ func TestConcurrentIdempotencyKeyRace(t *testing.T) {
 		t.Errorf("%d commands stored, want 1", len(list))
 	}
 }
+
+// gaugeValue returns the value of the gauge or counter series name{label=value}, or -1
+// when the series does not exist.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func TestFailedStoreWriteLeavesNoTrace(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store, err := gateway.OpenStore(filepath.Join(t.TempDir(), "feegate.db"), time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig()
+	cfg.TripsPerTerminalPerMinute = 1
+	e, err := gateway.Open(gateway.Options{Config: cfg, Store: store, Registry: reg,
+		Drivers: map[string]gateway.Driver{gateway.RouteTerminal: gatewaytest.New()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	a, err := archive.DecodeJSON(strings.NewReader(testArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ImportArchive(a, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.Submit(gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip})
+	if err == nil {
+		t.Fatal("submit succeeded on a closed store")
+	}
+	if v := gaugeValue(t, reg, "feegate_commands_active", "state", "queued"); v > 0 {
+		t.Errorf("feegate_commands_active{state=queued} = %v after a failed submit, want 0", v)
+	}
+	// The trip was never stored, so it must not count towards the rate guard: a second
+	// trip on the terminal is still allowed (and fails on the store, not the guard).
+	_, _, err = e.Submit(gateway.Request{Target: meter("000000000001"),
+		Action: gateway.ActionTrip})
+	if err == nil {
+		t.Errorf("second submit succeeded on a closed store")
+	}
+	v := gaugeValue(t, reg, "feegate_interlock_blocks_total", "rule", "rate_guard")
+	if v != 0 {
+		t.Errorf("rate guard blocked %v trips after the first trip was never stored, want 0",
+			v)
+	}
+}

@@ -203,6 +203,10 @@ func (e *Engine) Submit(req Request) (cmd *Command, existing bool, err error) {
 		e.mu.Lock()
 		delete(e.active, c.ID)
 		delete(e.idem, req.IdempotencyKey)
+		if blocked == nil {
+			e.metrics.active.WithLabelValues(string(StateQueued)).Dec()
+		}
+		e.uncountTripLocked(j, now)
 		e.mu.Unlock()
 		e.log.Error("persisting a new command failed", zap.String("command", c.ID),
 			zap.Error(err))
@@ -338,6 +342,22 @@ func (e *Engine) recentTripsLocked(term string, now time.Time) []time.Time {
 	list = list[cut:]
 	e.trips[term] = list
 	return list
+}
+
+// uncountTripLocked takes back what countTripLocked(j, now) recorded, for a trip that
+// was never stored. Callers hold e.mu.
+func (e *Engine) uncountTripLocked(j *job, now time.Time) {
+	if j.cmd.Action != ActionTrip || j.cmd.State != StateQueued {
+		return
+	}
+	term := terminalOf(j.dev)
+	list := e.trips[term]
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Equal(now) {
+			e.trips[term] = append(list[:i:i], list[i+1:]...)
+			return
+		}
+	}
 }
 
 func (e *Engine) countTripLocked(j *job, now time.Time) {
