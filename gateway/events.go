@@ -62,11 +62,14 @@ func (h *Hub) Publish(typ string, data any) {
 	if h.next >= h.reserved {
 		// NOTE: reserving runs a store transaction while holding the hub lock, once per
 		// eventBlock events.
-		if first, err := h.store.ReserveEvents(eventBlock); err == nil {
+		// Ids handed out while an earlier reservation failed are reserved now, so that a
+		// restart never reuses them.
+		n := eventBlock + (h.next - h.reserved)
+		if first, err := h.store.ReserveEvents(n); err == nil {
 			if first > h.next {
 				h.next = first
 			}
-			h.reserved = h.next + eventBlock
+			h.reserved = first + n
 		}
 	}
 	ev := Event{ID: h.next, Type: typ, At: time.Now().UTC(), Data: raw}
