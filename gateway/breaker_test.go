@@ -393,3 +393,23 @@ func TestFailedStoreWriteLeavesNoTrace(t *testing.T) {
 			v)
 	}
 }
+
+func TestTerminalTargetIgnoresHexCase(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	a, err := archive.DecodeJSON(strings.NewReader(`{"terminals": [{"address": "4401ABCD",
+		"kind": "concentrator", "heartbeat_period_s": 60, "control_turns": 1}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(a, true); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := f.engine.Submit(gateway.Request{
+		Target: gateway.Target{Terminal: "4401abcd", Turn: 1}, Action: gateway.ActionTrip})
+	if err != nil {
+		t.Fatalf("trip of terminal 4401abcd: %v, want it accepted as 4401ABCD", err)
+	}
+	if c.Target.Terminal != "4401ABCD" {
+		t.Errorf("stored target %q, want 4401ABCD", c.Target.Terminal)
+	}
+}

@@ -152,6 +152,11 @@ func (e *Engine) Submit(req Request) (cmd *Command, existing bool, err error) {
 	if rerr := validateTarget(req.Target); rerr != nil {
 		return nil, false, rerr
 	}
+	if req.Target.Terminal != "" {
+		// The archive keeps A2 in upper case, so 4401abcd names terminal 4401ABCD.
+		addr, _ := protocol.ParseTerminalAddress(req.Target.Terminal)
+		req.Target.Terminal = addr.String()
+	}
 	if rerr := e.validateCommon(req.Action, req.Items, req.Deadline, req.Operator,
 		req.IdempotencyKey, now); rerr != nil {
 		return nil, false, rerr
