@@ -251,6 +251,8 @@ func TestBadInputOnEveryEndpoint(t *testing.T) {
 		{"GET", "/v1/terminals?online=maybe", "", 400, "online"},
 		{"GET", "/v1/terminals?limit=5000", "", 400, "limit"},
 		{"GET", "/v1/terminals/xyz", "", 400, "a1a2"},
+		{"GET", "/v1/terminals/4401ZZZZ", "", 400, "a1a2"},
+		{"GET", "/v1/terminals/44010000", "", 400, "a1a2"},
 		{"GET", "/v1/terminals/44019999", "", 404, "address"},
 		{"GET", "/v1/meters/abc", "", 400, "address"},
 		{"GET", "/v1/meters/000000000009", "", 404, "address"},

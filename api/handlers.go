@@ -13,6 +13,7 @@ import (
 
 	"github.com/feegate/feegate/archive"
 	"github.com/feegate/feegate/gateway"
+	"github.com/feegate/feegate/protocol"
 )
 
 // commandBody is the wire form of a command request; the deadline is parsed here so a
@@ -296,12 +297,14 @@ func (s *Server) listTerminals(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getTerminal(w http.ResponseWriter, r *http.Request) {
 	addr := r.PathValue("a1a2")
-	if len(addr) != 8 || !isDigits(addr[:4], 4) {
+	parsed, err := protocol.ParseTerminalAddress(addr)
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", "a1a2",
-			"terminal address %q must be A1 (4 digits) and A2 (4 hex digits)", addr)
+			"terminal address %q must be A1 (4 digits) and A2 (4 hex digits, not 0000)",
+			addr)
 		return
 	}
-	t, err := s.engine.Terminal(strings.ToUpper(addr))
+	t, err := s.engine.Terminal(parsed.String())
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
