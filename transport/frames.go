@@ -204,7 +204,12 @@ func (s *Server) login(cs *connState, f *gw376.Frame, now time.Time, implicit bo
 	t.prune(now)
 	t.mu.Unlock()
 	cs.session.Store(sess)
-	cs.lastHB = now
+	// The interval from the login to the first heartbeat is not a period: some terminals
+	// heartbeat right after logging in.
+	cs.lastHB = time.Time{}
+	if implicit {
+		cs.lastHB = now
+	}
 
 	s.metrics.logins.Inc()
 	fields := []zap.Field{zap.Stringer("terminal", addr), zap.String("remote", cs.remote)}
@@ -230,9 +235,10 @@ func (s *Server) login(cs *connState, f *gw376.Frame, now time.Time, implicit bo
 // learnPeriod updates the learned heartbeat period from the interval since the last
 // heartbeat. Intervals under a second are repeats of one heartbeat and are ignored.
 func (s *Server) learnPeriod(cs *connState, t *terminal, now time.Time) {
-	interval := now.Sub(cs.lastHB)
+	last := cs.lastHB
 	cs.lastHB = now
-	if interval < time.Second {
+	interval := now.Sub(last)
+	if last.IsZero() || interval < time.Second {
 		return
 	}
 	t.mu.Lock()

@@ -528,3 +528,46 @@ func TestServerTpRejectsWrappedPSEQ(t *testing.T) {
 		t.Fatalf("request answered with the reply carrying %#x, want its own 0xB0", got)
 	}
 }
+
+// TestServerLearnedPeriodRecovers has a terminal heartbeat about once a second, go silent
+// until the server closes it, and then heartbeat every three seconds on a new connection.
+// The learned period that closed the first session must not close the second before its
+// first heartbeat, or the terminal would flap for ever.
+func TestServerLearnedPeriodRecovers(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{HeartbeatPeriod: 4 * time.Second, OfflineFactor: 2})
+	c := dialTerminal(t, srv, "44010072")
+	c.login()
+	for range 3 {
+		time.Sleep(1100 * time.Millisecond)
+		c.heartbeat()
+	}
+	if d, _ := srv.Terminal(c.addr); d.HeartbeatPeriodS != 1 {
+		t.Fatalf("learned period %d s, want 1 s", d.HeartbeatPeriodS)
+	}
+	c.expectClosedWithin(5 * time.Second)
+
+	again := dialTerminal(t, srv, "44010072")
+	again.login()
+	time.Sleep(3 * time.Second)
+	again.heartbeat() // fails the test if the server has closed the connection
+	d, _ := srv.Terminal(again.addr)
+	if !d.Online || d.Disconnects24h[ReasonHeartbeatTimeout] != 1 {
+		t.Fatalf("diagnostics after a 3 s heartbeat: %+v", d)
+	}
+}
+
+// TestServerEarlyHeartbeatNotLearned sends a heartbeat right after the login, as some
+// terminals do: the gap from the login must not become the learned period.
+func TestServerEarlyHeartbeatNotLearned(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{HeartbeatPeriod: time.Hour})
+	c := dialTerminal(t, srv, "44010073")
+	c.login()
+	time.Sleep(1100 * time.Millisecond)
+	c.heartbeat()
+	if d, _ := srv.Terminal(c.addr); d.HeartbeatPeriodS != 3600 {
+		t.Fatalf("period %d s after one early heartbeat, want the 3600 s default",
+			d.HeartbeatPeriodS)
+	}
+}

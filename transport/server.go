@@ -416,6 +416,13 @@ func (s *Server) closed(cs *connState, err error) {
 		if current {
 			t.session = nil
 		}
+		if reason == ReasonHeartbeatTimeout {
+			// A learned period that ends a session is too short, such as after the terminal
+			// was set to heartbeat less often. Kept, it would close every later session
+			// before its first heartbeat, and so could never grow: start again from the
+			// default.
+			t.learnedPeriod = 0
+		}
 		t.disconnects = append(t.disconnects, disconnectRecord{At: now, Reason: reason})
 		t.lastDisconnect = &disconnectRecord{At: now, Reason: reason}
 		if cs.firstErr != nil {
