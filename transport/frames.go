@@ -186,6 +186,9 @@ func (s *Server) login(cs *connState, f *gw376.Frame, now time.Time, implicit bo
 	s.mu.Lock()
 	t := s.terminals[addr]
 	if t == nil {
+		// NOTE: terminal records are never removed, so without an allowlist with
+		// RejectUnknown a peer that logs in under ever new addresses grows this map by
+		// about a kilobyte per address until the server restarts.
 		t = newTerminal(addr)
 		s.terminals[addr] = t
 	}
