@@ -299,7 +299,7 @@ func (f *Fleet) powerTerminal(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		On *bool `json:"on"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.On == nil {
+	if err := decodeBody(w, r, &body); err != nil || body.On == nil {
 		writeError(w, http.StatusBadRequest, "invalid", `body must be {"on": true|false}`, "on")
 		return
 	}
@@ -347,7 +347,7 @@ func (f *Fleet) pressButton(w http.ResponseWriter, r *http.Request) {
 func (f *Fleet) faultHandler(on bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req FaultRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		if err := decodeBody(w, r, &req); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid", "invalid JSON: "+err.Error(), "")
 			return
 		}
@@ -363,6 +363,15 @@ func (f *Fleet) faultHandler(on bool) http.HandlerFunc {
 		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "on": on,
 			"target": req.Target})
 	}
+}
+
+// maxControlBody bounds a control API request body; the largest valid one, a fault with
+// its parameters, is a few hundred bytes.
+const maxControlBody = 64 << 10
+
+// decodeBody decodes one JSON value of at most maxControlBody bytes from the request body.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return json.NewDecoder(http.MaxBytesReader(w, r.Body, maxControlBody)).Decode(v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

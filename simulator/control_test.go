@@ -129,3 +129,38 @@ func TestControlAPIRejectsBadFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestControlAPIBoundsBodies sends a body of several megabytes: the API must reject it
+// with 400 after reading at most its bound, not buffer all of it.
+func TestControlAPIBoundsBodies(t *testing.T) {
+	f, err := New(Options{Gateway: "127.0.0.1:1", Terminals: 1, MetersPerTerminal: 1,
+		Seed: 3, Control: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	// Valid requests, padded with white space inside the object.
+	term := f.terminals[0].Address().String()
+	pad := strings.Repeat(" ", 8<<20)
+	bodies := map[string]string{
+		"/faults":                       `{"target": {"terminal": "` + term + `"}, "fault": "silent"` + pad + `}`,
+		"/terminals/" + term + "/power": `{"on": true` + pad + `}`,
+	}
+	for path, body := range bodies {
+		method := http.MethodPut
+		if strings.HasSuffix(path, "/power") {
+			method = http.MethodPost
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s %s with an 8 MiB body: status %d, want 400", method, path,
+				resp.StatusCode)
+		}
+	}
+}
