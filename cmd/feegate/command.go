@@ -320,6 +320,9 @@ type watchOptions struct {
 	timeout time.Duration
 	poll    time.Duration
 	noSSE   bool
+	// still is how long a command may stay unchanged before watch prints that it is still
+	// in its state; 0 turns these lines off.
+	still time.Duration
 }
 
 func addWatchFlags(cmd *cobra.Command, w *watchOptions) {
@@ -329,6 +332,9 @@ func addWatchFlags(cmd *cobra.Command, w *watchOptions) {
 	f.DurationVar(&w.poll, "poll-interval", time.Second,
 		"interval between polls when the event stream is unavailable")
 	f.BoolVar(&w.noSSE, "poll", false, "poll the command instead of following the event stream")
+	f.DurationVar(&w.still, "still-interval", 30*time.Second,
+		"print a line when the command stays unchanged this long, such as while the gateway "+
+			"retries a silent terminal (0: never)")
 }
 
 func newCommandWatchCommand() *cobra.Command {
@@ -365,15 +371,24 @@ func watchCommand(cmd *cobra.Command, c *apiClient, id string, asJSON bool,
 	wo watchOptions) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), wo.timeout)
 	defer cancel()
-	p := &watchPrinter{out: cmd.OutOrStdout(), asJSON: asJSON}
+	p := &watchPrinter{out: cmd.OutOrStdout(), asJSON: asJSON, still: wo.still, now: time.Now}
 	last := ""
 	show := func(raw json.RawMessage, cv commandView) (bool, error) {
 		last = cv.State
-		return finalStates[cv.State], p.show(raw, cv)
+		if err := p.show(raw, cv); err != nil {
+			return false, err
+		}
+		return finalStates[cv.State], p.stillLine()
 	}
 
 	if wo.noSSE {
 		return pollCommand(ctx, c, id, wo.poll, show)
+	}
+	var tick <-chan time.Time
+	if wo.still > 0 {
+		ticker := time.NewTicker(min(wo.still, time.Second))
+		defer ticker.Stop()
+		tick = ticker.C
 	}
 
 	type update struct {
@@ -432,6 +447,10 @@ func watchCommand(cmd *cobra.Command, c *apiClient, id string, asJSON bool,
 			if final {
 				return commandExit(u.cv)
 			}
+		case <-tick:
+			if err := p.stillLine(); err != nil {
+				return err
+			}
 		case err := <-done:
 			done <- err
 			// The stream ended early (a proxy timeout or a restart): keep going by polling.
@@ -477,22 +496,46 @@ func commandExit(cv commandView) error {
 type watchPrinter struct {
 	out     io.Writer
 	asJSON  bool
+	still   time.Duration
+	now     func() time.Time
 	state   string
 	history int
+	prefix  string    // command id and target of the text lines
+	since   time.Time // when the command was first seen in its current state
+	printed time.Time // when the last text line was printed
+}
+
+// stillLine prints that the command is still in its state when nothing was printed for
+// p.still, so that a long retry does not look like a hung watch.
+func (p *watchPrinter) stillLine() error {
+	now := p.now()
+	if p.asJSON || p.still <= 0 || p.state == "" || finalStates[p.state] ||
+		now.Sub(p.printed) < p.still {
+		return nil
+	}
+	p.printed = now
+	_, err := fmt.Fprintf(p.out, "%s %s still %s after %v\n", now.Local().Format("15:04:05"),
+		p.prefix, p.state, now.Sub(p.since).Round(time.Second))
+	return err
 }
 
 func (p *watchPrinter) show(raw json.RawMessage, cv commandView) error {
 	changed := cv.State != p.state || len(cv.History) > p.history
+	if cv.State != p.state {
+		p.since = p.now()
+	}
 	p.state = cv.State
 	if !changed {
 		return nil
 	}
+	p.printed = p.now()
 	if p.asJSON {
 		p.history = max(p.history, len(cv.History))
 		return printJSONLine(p.out, raw)
 	}
 	final := finalStates[cv.State]
 	prefix := cv.ID + " " + cv.target() + ":"
+	p.prefix = prefix
 	fresh := cv.History[min(p.history, len(cv.History)):]
 	p.history = max(p.history, len(cv.History))
 	if final {

@@ -126,3 +126,40 @@ func TestCommandWatchPrintsRetries(t *testing.T) {
 		t.Errorf("history entry printed %d times, want once:\n%s", n, out)
 	}
 }
+
+func TestCommandWatchStillLine(t *testing.T) {
+	step := func(state string) string {
+		return fmt.Sprintf(`{"id":"cmd-1","action":"ping","target":{"meter":"000000000161"},`+
+			`"state":%q,"reason":null,"attempts":0,"result":null,"history":[]}`, state)
+	}
+	steps := []string{step("queued")}
+	for range 15 {
+		steps = append(steps, step("sending"))
+	}
+	steps = append(steps, step("succeeded"))
+	s := &commandSteps{steps: steps}
+	url := s.start(t)
+	out, err := runFeegate(t, "command", "watch", "cmd-1", "--poll", "--poll-interval",
+		"10ms", "--still-interval", "50ms", "--api", url, "--token", fakeToken)
+	if err != nil {
+		t.Fatalf("watch: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "still sending after") {
+		t.Errorf("watch printed no line while the command stayed sending:\n%s", out)
+	}
+	if strings.Contains(out, "still succeeded") || strings.Contains(out, "still queued after 0") {
+		t.Errorf("watch printed a misleading still line:\n%s", out)
+	}
+
+	s.mu.Lock()
+	s.gets = 0
+	s.mu.Unlock()
+	out, err = runFeegate(t, "command", "watch", "cmd-1", "--poll", "--poll-interval",
+		"10ms", "--still-interval", "0", "--api", url, "--token", fakeToken)
+	if err != nil {
+		t.Fatalf("watch: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "still") {
+		t.Errorf("--still-interval 0 printed a still line:\n%s", out)
+	}
+}
