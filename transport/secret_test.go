@@ -115,3 +115,24 @@ func TestDropEchoRuns(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPartialReply measures the echo removal of a failed attempt at its bound: 1 KiB
+// received (busMaxBuffered) of repeated damaged echoes of a 28-byte relay command.
+func BenchmarkPartialReply(b *testing.B) {
+	frame := []byte{0x68, 0x71, 0x01, 0, 0, 0, 0, 0x68, 0x1C, 0x10, 0x35, 0x71, 0x8F, 0xBD,
+		0x33, 0x33, 0x33, 0x33, 0x4D, 0x33, 0x79, 0x8A, 0x34, 0x38, 0x45, 0x59, 0xB9, 0x16}
+	ex := Exchange{Frame: frame, Preamble: Preamble645}
+	sent := append(bytes.Clone(Preamble645), frame...)
+	var received []byte
+	for len(received) < busMaxBuffered {
+		received = append(received, 0x00)
+		received = append(received, frame[:len(frame)-1]...)
+	}
+	received = received[:busMaxBuffered]
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := partialReply(received, sent, &ex); len(got) == 0 {
+			b.Fatal("noise bytes removed too")
+		}
+	}
+}
