@@ -413,3 +413,39 @@ func TestTerminalTargetIgnoresHexCase(t *testing.T) {
 		t.Errorf("stored target %q, want 4401ABCD", c.Target.Terminal)
 	}
 }
+
+// protectedArchive is testArchive with meter 000000000002 marked protected.
+var protectedArchive = strings.Replace(testArchive,
+	`"address": "000000000002", "protocol": "dlt645-2007", "kind": "plain",`,
+	`"address": "000000000002", "protocol": "dlt645-2007", "kind": "plain", "protected": true,`,
+	1)
+
+func TestQueuedTripBlockedWhenMeterBecomesProtected(t *testing.T) {
+	if protectedArchive == testArchive {
+		t.Fatal("protectedArchive did not mark the meter")
+	}
+	f := newFixture(t, fastConfig())
+	f.fake.SetFault("000000000001", gatewaytest.FaultHang, true)
+	// The hanging ping occupies the terminal channel, so the trip stays queued.
+	submit(t, f.engine, gateway.Request{Target: meter("000000000001"),
+		Action: gateway.ActionPing, Deadline: ptr(time.Now().Add(300 * time.Millisecond))})
+	trip := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip})
+	a, err := archive.DecodeJSON(strings.NewReader(protectedArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(a, false); err != nil {
+		t.Fatal(err)
+	}
+	c := wait(t, f.engine, trip.ID)
+	if c.State != gateway.StateFailed {
+		t.Fatalf("trip of a meter protected while queued ended %s, want failed", c.State)
+	}
+	if c.Reason == nil || c.Reason.Code != gateway.ReasonInterlockBlocked {
+		t.Errorf("reason %+v, want interlock_blocked", c.Reason)
+	}
+	if n := f.fake.Operations("000000000002", gateway.ActionTrip); n != 0 {
+		t.Errorf("protected meter received %d trips, want none", n)
+	}
+}

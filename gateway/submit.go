@@ -285,20 +285,7 @@ func (e *Engine) interlockLocked(j *job, now time.Time) *Reason {
 		}
 		return nil
 	}
-	rule, detail := "", ""
-	local := now.In(e.cfg.location)
-	if j.dev.Meter != nil && j.dev.Meter.Protected {
-		rule, detail = ruleProtectedMeter, "meter is marked protected in the archive"
-	}
-	if rule == "" {
-		for _, w := range e.cfg.ProtectedWindows {
-			if w.contains(local) {
-				rule, detail = ruleProtectedWindow, "protected window "+w.Name+" ("+w.Start+
-					"–"+w.End+" "+e.cfg.Timezone+") is active"
-				break
-			}
-		}
-	}
+	rule, detail := e.protectionLocked(j, now)
 	if rule == "" && e.cfg.TripsPerTerminalPerMinute > 0 {
 		if term := terminalOf(j.dev); term != "" {
 			recent := e.recentTripsLocked(term, now)
@@ -315,6 +302,27 @@ func (e *Engine) interlockLocked(j *job, now time.Time) *Reason {
 		return nil
 	}
 	return e.blockLocked(c, rule, detail)
+}
+
+// protectionLocked returns the protected-meter or protected-window rule that forbids
+// tripping j's device at now, or "" when none does. It reads the protected flag from the
+// current archive. Callers hold e.mu.
+func (e *Engine) protectionLocked(j *job, now time.Time) (rule, detail string) {
+	protected := j.dev.Meter != nil && j.dev.Meter.Protected
+	if m := e.dir.meters[j.cmd.Target.Meter]; m != nil && m.Protected {
+		protected = true
+	}
+	if protected {
+		return ruleProtectedMeter, "meter is marked protected in the archive"
+	}
+	local := now.In(e.cfg.location)
+	for _, w := range e.cfg.ProtectedWindows {
+		if w.contains(local) {
+			return ruleProtectedWindow, "protected window " + w.Name + " (" + w.Start + "–" +
+				w.End + " " + e.cfg.Timezone + ") is active"
+		}
+	}
+	return "", ""
 }
 
 func (e *Engine) blockLocked(c *Command, rule, detail string) *Reason {

@@ -256,6 +256,13 @@ func (e *Engine) execute(j *job) {
 			Message: "no driver for the command's route"}, nil, "")
 		return
 	}
+	if rule, why := e.blockedAtSend(j); rule != "" {
+		log.Warn("interlock blocked a queued trip at send time", zap.String("rule", rule))
+		e.transition(j, StateFailed, &Reason{Code: ReasonInterlockBlocked,
+			Message:  why + "; resubmit with force to override",
+			Evidence: &Evidence{Detail: rule}}, nil, "interlock "+rule)
+		return
+	}
 	detail := ""
 	if j.recover {
 		detail = "resumed after restart"
@@ -282,6 +289,23 @@ func (e *Engine) execute(j *job) {
 			zap.String("message", reason.Message))
 		e.transition(j, StateFailed, reason, nil, "")
 	}
+}
+
+// blockedAtSend applies the protected-meter and protected-window interlocks again when a
+// trip leaves the queue, because a window may have opened or the archive may have marked
+// the meter protected while it waited. Recovered trips are left to the status-first rule,
+// because they may already have reached the meter.
+func (e *Engine) blockedAtSend(j *job) (rule, detail string) {
+	if j.cmd.Action != ActionTrip || j.cmd.Force || j.recover {
+		return "", ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rule, detail = e.protectionLocked(j, e.now())
+	if rule != "" {
+		e.metrics.interlockBlocks.WithLabelValues(rule).Inc()
+	}
+	return rule, detail
 }
 
 func (e *Engine) deadlineReason(attempts int) *Reason {
