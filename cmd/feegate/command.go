@@ -490,9 +490,9 @@ func commandExit(cv commandView) error {
 	return exitError{code: 1}
 }
 
-// watchPrinter prints a followed command: each history entry once as it arrives (retries
-// within a state included) or, for an object without new entries, its state change, and on
-// the final state one line with the reason or outcome followed by the values read.
+// watchPrinter prints a followed command. It prints each history entry once as it arrives,
+// or the state change of an object without new entries. On the final state it prints one
+// line with the reason or outcome, followed by the values read.
 type watchPrinter struct {
 	out     io.Writer
 	asJSON  bool
@@ -533,32 +533,44 @@ func (p *watchPrinter) show(raw json.RawMessage, cv commandView) error {
 		p.history = max(p.history, len(cv.History))
 		return printJSONLine(p.out, raw)
 	}
+
+	p.prefix = cv.ID + " " + cv.target() + ":"
 	final := finalStates[cv.State]
-	prefix := cv.ID + " " + cv.target() + ":"
-	p.prefix = prefix
+	printed, err := p.printHistory(cv, final)
+	if err != nil || (printed > 0 && !final) {
+		return err
+	}
+	return p.printState(cv, final)
+}
+
+// printHistory prints the history entries of cv not printed yet and returns their number.
+// On the final state it leaves out the final entry, which printState stands for.
+func (p *watchPrinter) printHistory(cv commandView, final bool) (int, error) {
 	fresh := cv.History[min(p.history, len(cv.History)):]
 	p.history = max(p.history, len(cv.History))
 	if final {
-		// The summary line below stands for the final entry.
 		for len(fresh) > 0 && fresh[len(fresh)-1].State == cv.State {
 			fresh = fresh[:len(fresh)-1]
 		}
 	}
 	for _, h := range fresh {
 		line := strings.TrimSpace(fmt.Sprintf("%s %s %s %s", h.At.Local().Format("15:04:05"),
-			prefix, h.State, h.Detail))
+			p.prefix, h.State, h.Detail))
 		if _, err := fmt.Fprintln(p.out, line); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	if len(fresh) > 0 && !final {
-		return nil
-	}
+	return len(fresh), nil
+}
+
+// printState prints the state of cv with its reason and outcome, and after the final state
+// the values read.
+func (p *watchPrinter) printState(cv commandView, final bool) error {
 	at := cv.UpdatedAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	line := fmt.Sprintf("%s %s %s", at.Local().Format("15:04:05"), prefix, cv.State)
+	line := fmt.Sprintf("%s %s %s", at.Local().Format("15:04:05"), p.prefix, cv.State)
 	if cv.Reason != nil {
 		line += fmt.Sprintf(" (%s: %s)", cv.Reason.Code, cv.Reason.Message)
 	}
@@ -571,6 +583,7 @@ func (p *watchPrinter) show(raw json.RawMessage, cv commandView) error {
 	if !final {
 		return nil
 	}
+
 	tw := tabwriter.NewWriter(p.out, 0, 4, 2, ' ', 0)
 	for _, r := range cv.readingLines() {
 		fmt.Fprintf(tw, "  %s\t%s\n", r[0], r[1])

@@ -102,6 +102,7 @@ func TestCommandWatchPrintsRetries(t *testing.T) {
 	h2 := entry("01", "sending", "attempt 1")
 	h3 := entry("02", "sending", "attempt 2 after terminal timeout")
 	h4 := entry("03", "sending", "attempt 3 after terminal timeout")
+
 	s := &commandSteps{steps: []string{
 		step("queued", h1),
 		step("sending", h1, h2),
@@ -111,6 +112,7 @@ func TestCommandWatchPrintsRetries(t *testing.T) {
 			`"reason":{"code":"terminal_timeout","message":"no reply from the terminal"}`, 1),
 	}}
 	url := s.start(t)
+
 	out, err := runFeegate(t, "command", "watch", "cmd-1", "--poll", "--poll-interval",
 		"10ms", "--api", url, "--token", fakeToken)
 	if err == nil {

@@ -145,8 +145,8 @@ func (e *hexInputError) Error() string { return "invalid hex input: " + e.Reason
 
 func (e *hexInputError) Unwrap() error { return protocol.ErrInvalidValue }
 
-// newHexInputError says what is wrong with input, whose digits without spaces failed to
-// decode with err.
+// newHexInputError describes what is wrong with input, whose digits without spaces failed
+// to decode with err.
 func newHexInputError(input, digits string, err error) *hexInputError {
 	var bad hex.InvalidByteError
 	if errors.As(err, &bad) {

@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// forwardReadHex is an AFN10 F1 request to terminal 02001234: port 31, 2400 8E1, frame
-// timeout 60 s (BC), byte timeout 10 steps of 10 ms (0A), and a 16-byte DL/T 645 read of
-// the forward active energy of meter 151230011061, then an all-zero PW.
+// forwardReadHex is an AFN10 F1 request to terminal 02001234 for port 31 at 2400 8E1. Its
+// frame timeout is 60 s (BC) and its byte timeout 10 steps of 10 ms (0A). The forwarded
+// frame is a DL/T 645 read of the forward active energy of meter 151230011061, and the PW
+// that follows is all zero.
 const forwardReadHex = "68 CA 00 CA 00 68 4B 00 02 34 12 04 10 60 00 00 01 00" +
 	" 1F 6B BC 0A 10 00" +
 	" 68 61 10 01 30 12 15 68 11 04 33 33 34 33 7B 16" +

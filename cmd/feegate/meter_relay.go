@@ -132,7 +132,7 @@ func runMeterRelay(cmd *cobra.Command, o *meterOptions, a meterRelayAction) erro
 }
 
 // relayFail wraps the error of a relay command. Without a valid reply the meter may still
-// have received and executed the command, so the hint asks for a status read first.
+// have received and executed the command, so the hint requests a status read first.
 func (o *meterOptions) relayFail(action string, addr protocol.MeterAddress,
 	err error) *meterFailure {
 	f := o.fail(action, addr, err)

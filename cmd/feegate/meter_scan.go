@@ -146,7 +146,7 @@ func scanWildcard(ctx context.Context, cmd *cobra.Command, o *meterOptions, conn
 			(errors.As(err, &busErr) && len(busErr.Partial) > 0)
 		switch {
 		case garbled:
-			// Every meter answers the wildcard, so on a shared bus the replies overlap.
+			// Every meter replies to the wildcard, so on a shared bus the replies overlap.
 			f.Hint = fmt.Sprintf("bytes arrived but formed no valid frame: most likely "+
 				"several meters answered at once, because a wildcard read works only on a "+
 				"single-meter link. Probe each meter with --addresses or --range. If only one "+

@@ -79,7 +79,7 @@ func (b *fakeBus) handle(raw []byte) ([]byte, time.Duration) {
 		}
 	}
 	if len(replies) > 1 {
-		// Several meters answer a wildcard at once: on RS-485 their bytes mix on the line.
+		// Several meters reply to a wildcard at once, so on RS-485 their bytes mix.
 		return interleave(replies), 0
 	}
 	for _, m := range b.meters {

@@ -70,6 +70,7 @@ func TestMeterScanProgressToLogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
+
 	cmd := newRootCommand()
 	var stdout strings.Builder
 	cmd.SetOut(&stdout)
@@ -79,6 +80,7 @@ func TestMeterScanProgressToLogFile(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("scan: %v", err)
 	}
+
 	data, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
