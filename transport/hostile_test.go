@@ -571,3 +571,43 @@ func TestServerEarlyHeartbeatNotLearned(t *testing.T) {
 			d.HeartbeatPeriodS)
 	}
 }
+
+// TestServerCloseFailsQueuedRequests closes the server while one request waits for its
+// reply and another waits in the terminal's queue: both must fail with ErrClosed.
+func TestServerCloseFailsQueuedRequests(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{})
+	c := dialTerminal(t, srv, "44010074")
+	c.login()
+	req, _ := gw376.NewRequest(c.addr, 1, gw376.AFNClass1, 0, []byte{0, 0, 1, 0})
+	results := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := srv.RequestWith(context.Background(), c.addr, &req,
+				RequestOptions{Timeout: 10 * time.Second, Attempts: 1})
+			results <- err
+		}()
+	}
+	c.mustRecv() // one request is on the wire; the other waits for the terminal
+	waitFor(t, "second request queued", func() bool {
+		srv.mu.Lock()
+		term := srv.terminals[c.addr]
+		srv.mu.Unlock()
+		return term.waiting.Load() == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		select {
+		case err := <-results:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("request %d: err = %v, want ErrClosed", i, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("request %d still waiting after Close", i)
+		}
+	}
+}

@@ -132,6 +132,11 @@ func (s *Server) request(ctx context.Context, addr protocol.TerminalAddress, fra
 		return nil, ctx.Err()
 	}
 	defer func() { <-t.queue }()
+	if s.stopping.Load() {
+		// The server closed while the request was queued: the session it would find is
+		// gone for that reason, not because the terminal went offline.
+		return nil, fail(ErrClosed, 0, nil)
+	}
 
 	t.mu.Lock()
 	sess := t.session
