@@ -73,7 +73,7 @@ func (f *Fleet) SetFault(req FaultRequest, on bool) error {
 	return nil
 }
 
-// Bounds of the fault parameters. A slow meter must still answer within a test's life, and
+// Bounds of the fault parameters. A slow meter must still reply within a test run, and
 // a clock offset must stay inside the years a DL/T 645 date can carry.
 const (
 	maxSlowDelay  = 10 * time.Minute
