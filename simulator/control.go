@@ -73,8 +73,9 @@ func (f *Fleet) SetFault(req FaultRequest, on bool) error {
 	return nil
 }
 
-// Bounds of the fault parameters. A slow meter must still reply within a test run, and
-// a clock offset must stay inside the years a DL/T 645 date can carry.
+// Bounds of the fault parameters. A slow meter must still reply within a test run. The
+// clock offset bound only rejects typing mistakes: a DL/T 645 date has a two-digit year,
+// so offsets that leave 2000–2099 already show as wrapped dates.
 const (
 	maxSlowDelay  = 10 * time.Minute
 	maxClockSkew  = 50 * 365 * 24 * time.Hour
