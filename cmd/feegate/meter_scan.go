@@ -144,7 +144,13 @@ func scanWildcard(ctx context.Context, cmd *cobra.Command, o *meterOptions, conn
 		var busErr *transport.BusError
 		garbled := errors.Is(err, transport.ErrNoReply) ||
 			(errors.As(err, &busErr) && len(busErr.Partial) > 0)
+		stale := staleReply(busErr)
 		switch {
+		case stale != nil:
+			f.Hint = fmt.Sprintf("the only complete frame on the line was a reply of meter %s "+
+				"to another request (function %02X), probably a late reply to an earlier "+
+				"command, and no meter replied to the wildcard: run the scan again",
+				stale.Address, byte(stale.Control.Function()))
 		case garbled:
 			// Every meter replies to the wildcard, so on a shared bus the replies overlap.
 			f.Hint = fmt.Sprintf("bytes arrived but formed no valid frame: most likely "+
@@ -220,4 +226,22 @@ func editionName(ed dlt645.Edition) string {
 		return "dlt645-1997"
 	}
 	return "dlt645-2007"
+}
+
+// staleReply returns a valid reply frame among the stray bytes of busErr that does not
+// answer read-address, such as a late relay reply, or nil when there is none. Colliding
+// wildcard replies form no valid frame, so such a frame points to another cause.
+func staleReply(busErr *transport.BusError) *dlt645.Frame {
+	if busErr == nil || len(busErr.Partial) == 0 {
+		return nil
+	}
+	fr := dlt645.NewFramer(0, true)
+	fr.Write(busErr.Partial)
+	for res := fr.Next(true); res.Frame != nil; res = fr.Next(true) {
+		f, err := dlt645.Decode(res.Frame)
+		if err == nil && f.Control.Function() != dlt645.FuncReadAddress {
+			return f
+		}
+	}
+	return nil
 }

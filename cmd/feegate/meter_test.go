@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/feegate/feegate/dlt645"
 	"github.com/feegate/feegate/protocol"
+	"github.com/feegate/feegate/transport"
 )
 
 // fakeMeter is one 2007 meter of fakeBus: its relay, guarantee and password.
@@ -522,5 +523,30 @@ func TestMeterScanWildcardCollision(t *testing.T) {
 	}
 	if !strings.Contains(msg, "--addresses") || !strings.Contains(msg, "--range") {
 		t.Errorf("error %q does not suggest --addresses or --range", msg)
+	}
+}
+
+func TestScanStaleReplyFound(t *testing.T) {
+	a := newFakeMeter(t, "000000000161")
+	b := newFakeMeter(t, "000000000162")
+	late, err := dlt645.Encode(dlt645.NewReply(a.addr, dlt645.FuncRelayControl, false, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := staleReply(&transport.BusError{Kind: transport.ErrNoReply, Partial: late})
+	if f == nil {
+		t.Fatal("a late relay reply among the stray bytes was not found")
+	}
+	if f.Address != a.addr {
+		t.Errorf("stale reply from %s, want %s", f.Address, a.addr)
+	}
+
+	bus := &fakeBus{t: t}
+	req := dlt645.NewRequest(protocol.WildcardMeterAddress, dlt645.FuncReadAddress, nil)
+	ra, _ := bus.encodeReply(a, req)
+	rb, _ := bus.encodeReply(b, req)
+	mixed := interleave([][]byte{ra, rb})
+	if f := staleReply(&transport.BusError{Kind: transport.ErrNoReply, Partial: mixed}); f != nil {
+		t.Errorf("colliding replies taken for a stale reply of %s", f.Address)
 	}
 }
