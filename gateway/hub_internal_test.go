@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestHubReservesIdsPublishedDuringStoreFailure(t *testing.T) {
+func TestHubReservesIdsAfterStoreFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "feegate.db")
 	store, err := OpenStore(path, time.Millisecond)
 	if err != nil {
