@@ -449,3 +449,65 @@ func TestQueuedTripBlockedWhenMeterBecomesProtected(t *testing.T) {
 		t.Errorf("protected meter received %d trips, want none", n)
 	}
 }
+
+func TestRecoveryFromVerifyingNeverResends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feegate.db")
+	fake := gatewaytest.New()
+	fake.SetFault("000000000002", gatewaytest.FaultRelayStuck, true)
+	cfg := fastConfig()
+	cfg.VerifyWindow = time.Minute // stay in verifying until the crash
+	f := openEngine(t, path, cfg, fake)
+	a, err := archive.DecodeJSON(strings.NewReader(testArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.ImportArchive(a, false); err != nil {
+		t.Fatal(err)
+	}
+	trip := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionTrip, Deadline: ptr(time.Now().Add(time.Minute))})
+	done := submit(t, f.engine, gateway.Request{Target: meter("000000000005"),
+		Action: gateway.ActionPing})
+	wait(t, f.engine, done.ID)
+	for i := 0; ; i++ {
+		c, err := f.engine.Get(trip.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State == gateway.StateVerifying {
+			break
+		}
+		if i > 2000 {
+			t.Fatalf("trip stayed %s", c.State)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	f.engine.Close(ctx) // abandons the verification
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The relay has opened since: the meter has the trip.
+	after := gatewaytest.New()
+	m := after.Device("000000000002")
+	m.Open, m.CommandOpen = true, true
+	g := openEngine(t, path, fastConfig(), after)
+	defer g.close(t)
+	c := wait(t, g.engine, trip.ID)
+	if c.State != gateway.StateSucceeded {
+		t.Errorf("trip recovered from verifying ended %s %+v, want succeeded", c.State,
+			c.Reason)
+	}
+	if n := after.Operations("000000000002", gateway.ActionTrip); n != 0 {
+		t.Errorf("trip sent %d times after the restart, want 0", n)
+	}
+	p, err := g.engine.Get(done.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != gateway.StateSucceeded || len(p.History) != len(done.History)+2 {
+		t.Errorf("finished ping changed at restart: %s, history %+v", p.State, p.History)
+	}
+}
