@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,9 +50,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 			return false
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var dec *json.Decoder
+	if err == nil {
+		dec = json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+	}
 	if err == nil && dec.More() {
 		err = errors.New("trailing data after the JSON object")
 	}
@@ -74,13 +79,55 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 	case errors.Is(err, io.EOF):
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "empty request body")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field, ok := unknownFieldPath(data, reflect.TypeOf(v).Elem(), name)
+		if !ok {
+			field = name
+		}
 		writeError(w, http.StatusBadRequest, "invalid_request", field, "unknown field %q",
 			field)
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_json", "", "%v", err)
 	}
 	return false
+}
+
+// unknownFieldPath returns the JSON path (target.colour) of a key named name in data that
+// struct type t has no field for, because encoding/json reports only the key itself.
+func unknownFieldPath(data []byte, t reflect.Type, name string) (string, bool) {
+	var obj map[string]json.RawMessage
+	if t.Kind() != reflect.Struct || json.Unmarshal(data, &obj) != nil {
+		return "", false
+	}
+	for key, raw := range obj {
+		f, known := jsonField(t, key)
+		if !known {
+			if key == name {
+				return key, true
+			}
+			continue
+		}
+		if path, ok := unknownFieldPath(raw, f.Type, name); ok {
+			return key + "." + path, true
+		}
+	}
+	return "", false
+}
+
+// jsonField returns the field of t that encoding/json fills from key, which it matches
+// without regard to case.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 func parseDeadline(w http.ResponseWriter, s string) (*time.Time, bool) {
