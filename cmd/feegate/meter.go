@@ -323,13 +323,17 @@ func printStatus(out io.Writer, addr protocol.MeterAddress, sw dlt645.StatusWord
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "meter\t%s\n", addr)
 	for _, f := range lead {
-		fmt.Fprintf(tw, "%s\t%v\n", f.Name, f.Value)
+		value := fmt.Sprint(f.Value)
+		if names, ok := f.Value.([]string); ok {
+			value = strings.Join(names, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", f.Name, value)
 	}
 	fmt.Fprintf(tw, "relay\t%s\n", openClosed(sw.RelayOpen()))
 	fmt.Fprintf(tw, "relay_command\t%s\n", openClosed(sw.RelayCommandOpen()))
 	fmt.Fprintf(tw, "guarantee\t%v\n", sw.Guarantee())
 	fmt.Fprintf(tw, "pre_trip_alarm\t%v\n", sw.PreTripAlarm())
-	fmt.Fprintf(tw, "status_word_3\t%04X\n", sw.Raw)
+	fmt.Fprintf(tw, "status_word_3\t0x%04X\n", sw.Raw)
 	return tw.Flush()
 }
 

@@ -30,6 +30,8 @@ type fakeMeter struct {
 	// with ESAM operations does. relayMute makes it act on the command and never reply.
 	relayDelay time.Duration
 	relayMute  bool
+	// relayStatus, when not 0, is the execution status word sent with relay replies.
+	relayStatus uint16
 }
 
 // fakeBus plays DL/T 645-2007 meters on the far side of a pty or a TCP connection.
@@ -185,7 +187,11 @@ func (b *fakeBus) reply(m *fakeMeter, req *dlt645.Frame) *dlt645.Frame {
 		case dlt645.ActionGuaranteeRelease:
 			m.guarantee = false
 		}
-		return dlt645.NewReply(m.addr, dlt645.FuncRelayControl, false, nil)
+		var status []byte
+		if m.relayStatus != 0 {
+			status = []byte{byte(m.relayStatus), byte(m.relayStatus >> 8)}
+		}
+		return dlt645.NewReply(m.addr, dlt645.FuncRelayControl, false, status)
 	}
 	return dlt645.NewErrorReply(m.addr, req.Control.Function(), 0x01, false)
 }
@@ -548,5 +554,26 @@ func TestScanStaleReplyFound(t *testing.T) {
 	mixed := interleave([][]byte{ra, rb})
 	if f := staleReply(&transport.BusError{Kind: transport.ErrNoReply, Partial: mixed}); f != nil {
 		t.Errorf("colliding replies taken for a stale reply of %s", f.Address)
+	}
+}
+
+func TestMeterTripExecutionStatusText(t *testing.T) {
+	checkLeaks(t)
+	meter := newFakeMeter(t, "000000000161")
+	meter.relayStatus = 1<<2 | 1<<10 // direct_trip and alarm
+	_, port := startPtyBus(t, meter)
+	out, err := runFeegate(t, "meter", "trip", "--port", port, "--address", "000000000161",
+		"--password", "123456")
+	if err != nil {
+		t.Fatalf("meter trip: %v", err)
+	}
+	if !strings.Contains(out, "direct_trip, alarm") {
+		t.Errorf("execution status not listed by name:\n%s", out)
+	}
+	if strings.Contains(out, "[") {
+		t.Errorf("output prints a Go slice:\n%s", out)
+	}
+	if !strings.Contains(out, "0x0050") {
+		t.Errorf("status word 3 not shown as 0x0050:\n%s", out)
 	}
 }
