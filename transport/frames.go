@@ -205,6 +205,12 @@ func (s *Server) login(cs *connState, f *gw376.Frame, now time.Time, implicit bo
 	t.unknown = unknown
 	t.logins = append(t.logins, now)
 	t.prune(now)
+	if old == nil {
+		// Published under t.mu: see Server.closed.
+		s.online.Add(1)
+		s.metrics.terminalsOnline.Inc()
+		s.subs.publish(Event{Kind: EventOnline, Terminal: addr, At: now, Remote: cs.remote})
+	}
 	t.mu.Unlock()
 	cs.session.Store(sess)
 	// The interval from the login to the first heartbeat is not a period: some terminals
@@ -226,10 +232,6 @@ func (s *Server) login(cs *connState, f *gw376.Frame, now time.Time, implicit bo
 		fields = append(fields, zap.String("superseded_remote", old.cs.remote))
 		old.cs.closeWith(ReasonSuperseded)
 		old.end(ErrSuperseded)
-	} else {
-		s.online.Add(1)
-		s.metrics.terminalsOnline.Inc()
-		s.subs.publish(Event{Kind: EventOnline, Terminal: addr, At: now, Remote: cs.remote})
 	}
 	s.log.Info("terminal logged in", fields...)
 	return gnet.None

@@ -3,11 +3,15 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/feegate/feegate/gw376"
 )
@@ -229,7 +233,8 @@ func TestServerUnloggedFloodReleasesConnections(t *testing.T) {
 	})
 	// TestMain checks for leaked goroutines when the package ends; here the descriptors
 	// must come back.
-	waitFor(t, "file descriptors back", func() bool { return openFiles(t) <= fdBefore })
+	waitForWithin(t, 10*time.Second, "file descriptors back",
+		func() bool { return openFiles(t) <= fdBefore })
 }
 
 // openFiles returns the number of open file descriptors of this process.
@@ -448,7 +453,8 @@ func TestServerLoginCyclesReleaseEverything(t *testing.T) {
 		defer srv.mu.Unlock()
 		return len(srv.conns) == 0 && srv.Online() == 0
 	})
-	waitFor(t, "file descriptors back", func() bool { return openFiles(t) <= fdBefore })
+	waitForWithin(t, 10*time.Second, "file descriptors back",
+		func() bool { return openFiles(t) <= fdBefore })
 	d, _ := srv.Terminal(mustAddr(t, "44010070"))
 	if d.Logins24h != cycles+1 {
 		t.Errorf("logins %d, want %d", d.Logins24h, cycles+1)
@@ -609,5 +615,87 @@ func TestServerCloseFailsQueuedRequests(t *testing.T) {
 		case <-time.After(3 * time.Second):
 			t.Fatalf("request %d still waiting after Close", i)
 		}
+	}
+}
+
+// slowCore is a zap core that stalls the line of one message, to widen the window between
+// what the server does before and after that line.
+type slowCore struct {
+	message string
+	delay   time.Duration
+}
+
+func (c slowCore) Enabled(zapcore.Level) bool        { return true }
+func (c slowCore) With([]zapcore.Field) zapcore.Core { return c }
+func (c slowCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Message == c.message {
+		time.Sleep(c.delay)
+	}
+	return ce
+}
+func (c slowCore) Write(zapcore.Entry, []zapcore.Field) error { return nil }
+func (c slowCore) Sync() error                                { return nil }
+
+// TestServerEventOrderOnQuickReconnect drops a terminal's connection and logs it in again
+// on a new one while the server still handles the close. Subscribers must see the offline
+// of the old session before the online of the new one, or they would keep the terminal
+// offline while it is online.
+func TestServerEventOrderOnQuickReconnect(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, ServerConfig{Logger: zap.New(slowCore{
+		message: "terminal disconnected", delay: 100 * time.Millisecond})})
+	events, cancel := srv.Subscribe(64)
+	defer cancel()
+	// Connections spread over the event loops; a few rounds put the old and the new
+	// connection on different loops, where the close and the login run at once.
+	for round := range 4 {
+		address := fmt.Sprintf("440100%02d", 80+round)
+		old := dialTerminal(t, srv, address)
+		old.login()
+		nextEvent(t, events, EventOnline)
+		_ = old.conn.Close()
+		time.Sleep(20 * time.Millisecond) // the server is inside the slow log line now
+		fresh := dialTerminal(t, srv, address)
+		fresh.login()
+		waitFor(t, "old session closed", func() bool {
+			d, _ := srv.Terminal(fresh.addr)
+			return len(d.Disconnects24h) == 1
+		})
+		time.Sleep(150 * time.Millisecond) // past the slow log line
+		var last Event
+	drain:
+		for {
+			select {
+			case e := <-events:
+				if e.Terminal == fresh.addr {
+					last = e
+				}
+			default:
+				break drain
+			}
+		}
+		d, _ := srv.Terminal(fresh.addr)
+		if !d.Online {
+			t.Fatalf("round %d: terminal offline after the new login", round)
+		}
+		if last.Kind != EventOnline {
+			t.Fatalf("round %d: last event %v (%s) for an online terminal", round, last.Kind,
+				last.Reason)
+		}
+		_ = fresh.conn.Close()
+		nextEvent(t, events, EventOffline)
+	}
+}
+
+// waitForWithin polls cond until it holds or d passes, for conditions that depend on the
+// load of the machine, such as the kernel releasing hundreds of sockets.
+func waitForWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -432,6 +432,14 @@ func (s *Server) closed(cs *connState, err error) {
 			t.lastFrameAt = time.Unix(0, last)
 		}
 		t.prune(now)
+		if current {
+			// Published under t.mu, as login publishes online, so that a subscriber sees
+			// this offline before the online of a new session on another event loop.
+			s.online.Add(-1)
+			s.metrics.terminalsOnline.Dec()
+			s.subs.publish(Event{Kind: EventOffline, Terminal: sess.addr, At: now,
+				Reason: reason})
+		}
 		t.mu.Unlock()
 	}
 	s.mu.Unlock()
@@ -460,11 +468,6 @@ func (s *Server) closed(cs *connState, err error) {
 		kind = ErrClosed
 	}
 	sess.end(kind)
-	if current {
-		s.online.Add(-1)
-		s.metrics.terminalsOnline.Dec()
-		s.subs.publish(Event{Kind: EventOffline, Terminal: sess.addr, At: now, Reason: reason})
-	}
 }
 
 func isWriteError(err error) bool {
