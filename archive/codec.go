@@ -34,6 +34,7 @@ func DecodeJSON(r io.Reader) (*Archive, error) {
 	if len(data) > MaxImportBytes {
 		return nil, tooLarge()
 	}
+	data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF")) // a BOM from some Windows editors
 	var a Archive
 	dec := json.NewDecoder(bytes.NewReader(data))
 	// An unknown key is most often a misspelt one, such as "meter" for "meters" or

@@ -88,3 +88,17 @@ func TestDecodeJSONRejectsUnknownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSONAcceptsBOM decodes an archive saved with a UTF-8 byte order mark, as some
+// Windows editors write it, and with CRLF line ends.
+func TestDecodeJSONAcceptsBOM(t *testing.T) {
+	in := "\xEF\xBB\xBF{\r\n  \"terminals\": [{\"address\": \"44010001\", \"kind\": " +
+		"\"concentrator\"}]\r\n}\r\n"
+	a, err := DecodeJSON(strings.NewReader(in))
+	if err != nil {
+		t.Fatalf("archive with a BOM: %v", err)
+	}
+	if len(a.Terminals) != 1 || a.Terminals[0].Address != "44010001" {
+		t.Fatalf("terminals %+v, want 44010001", a.Terminals)
+	}
+}
