@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -163,4 +164,49 @@ func TestControlAPIBoundsBodies(t *testing.T) {
 				resp.StatusCode)
 		}
 	}
+}
+
+// TestControlAPIConcurrentCalls switches power and faults and reads state from many
+// goroutines at once against a running fleet, for the race detector.
+func TestControlAPIConcurrentCalls(t *testing.T) {
+	g := newTestGateway(t)
+	f, base := startFleet(t, g, Options{Terminals: 2, MetersPerTerminal: 2})
+	if g.wait(t, 5*time.Second) == nil {
+		t.Fatal("no terminal connected")
+	}
+	term := f.terminals[0].Address().String()
+	meterAddr := f.order[0].m.State(time.Now()).Address
+	bodies := []struct{ method, path, body string }{
+		{http.MethodPost, "/terminals/" + term + "/power", `{"on": false}`},
+		{http.MethodPost, "/terminals/" + term + "/power", `{"on": true}`},
+		{http.MethodPut, "/faults", `{"target": {"terminal": "` + term + `"}, "fault": "flapping"}`},
+		{http.MethodDelete, "/faults", `{"target": {"terminal": "` + term +
+			`"}, "fault": "flapping"}`},
+		{http.MethodPut, "/faults", `{"target": {"meter": "` + meterAddr +
+			`"}, "fault": "bypass"}`},
+		{http.MethodPost, "/meters/" + meterAddr + "/button", ``},
+		{http.MethodGet, "/terminals", ``},
+		{http.MethodGet, "/meters", ``},
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := range 20 {
+				b := bodies[(w+i)%len(bodies)]
+				req, _ := http.NewRequest(b.method, base+b.path, strings.NewReader(b.body))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Errorf("%s %s: %v", b.method, b.path, err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s %s: status %d", b.method, b.path, resp.StatusCode)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
 }
