@@ -511,3 +511,25 @@ func TestRecoveryFromVerifyingNeverResends(t *testing.T) {
 		t.Errorf("finished ping changed at restart: %s, history %+v", p.State, p.History)
 	}
 }
+
+func TestRecoveredTripRespectsProtectedWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feegate.db")
+	id := crashWhileSending(t, path)
+	cfg := fastConfig()
+	// Two windows that together cover the whole day.
+	cfg.ProtectedWindows = []gateway.Window{{Name: "am", Start: "00:00", End: "12:00"},
+		{Name: "pm", Start: "12:00", End: "00:00"}}
+	fake := gatewaytest.New() // the meter does not have the trip
+	f := openEngine(t, path, cfg, fake)
+	defer f.close(t)
+	c := wait(t, f.engine, id)
+	if c.State != gateway.StateFailed {
+		t.Fatalf("recovered trip in a protected window ended %s, want failed", c.State)
+	}
+	if c.Reason == nil || c.Reason.Code != gateway.ReasonInterlockBlocked {
+		t.Errorf("reason %+v, want interlock_blocked", c.Reason)
+	}
+	if n := fake.Operations("000000000002", gateway.ActionTrip); n != 0 {
+		t.Errorf("trip sent %d times inside the protected window, want 0", n)
+	}
+}

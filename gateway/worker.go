@@ -293,10 +293,19 @@ func (e *Engine) execute(j *job) {
 
 // blockedAtSend applies the protected-meter and protected-window interlocks again when a
 // trip leaves the queue, because a window may have opened or the archive may have marked
-// the meter protected while it waited. Recovered trips are left to the status-first rule,
-// because they may already have reached the meter.
+// the meter protected while it waited. Recovered trips are checked in runControl once
+// the status shows that the meter does not have them yet.
 func (e *Engine) blockedAtSend(j *job) (rule, detail string) {
-	if j.cmd.Action != ActionTrip || j.cmd.Force || j.recover {
+	if j.recover {
+		return "", ""
+	}
+	return e.protectedNow(j)
+}
+
+// protectedNow returns the protected-meter or protected-window rule that forbids sending
+// j's trip now, counting the block, or "" for a forced trip or another action.
+func (e *Engine) protectedNow(j *job) (rule, detail string) {
+	if j.cmd.Action != ActionTrip || j.cmd.Force {
 		return "", ""
 	}
 	e.mu.Lock()
@@ -496,6 +505,12 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 			sent = true
 			e.log.Info("status shows the command already; verifying only",
 				zap.String("command", c.ID), zap.Int("status_word_3", st.Word))
+		} else if rule, why := e.protectedNow(j); rule != "" {
+			// The meter does not have the trip, so sending it now would be a new trip
+			// inside the protection.
+			return nil, &Reason{Code: ReasonInterlockBlocked,
+				Message:  why + "; resubmit with force to override",
+				Evidence: &Evidence{Detail: rule}}
 		}
 	}
 	var timedOut error
