@@ -371,6 +371,7 @@ func (d *demo) importArchive(ctx context.Context) error {
 func (d *demo) waitLogins(ctx context.Context) error {
 	want := len(d.archive.Terminals)
 	deadline := time.Now().Add(d.o.loginTimeout)
+	bar := newProgress(d.log)
 	for {
 		online := 0
 		err := d.api.list(ctx, "/v1/terminals", url.Values{"online": {"true"},
@@ -379,30 +380,34 @@ func (d *demo) waitLogins(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
+			bar.interrupt()
 			return err
 		}
-		drawBar(d.log, "logins", online, want)
+		text := loginsText(online, want)
 		if online >= want {
-			fmt.Fprintln(d.log)
+			bar.finish(text)
 			return nil
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintln(d.log)
+			bar.finish(text)
 			return fmt.Errorf("%d of %d terminals logged in within %s", online, want,
 				d.o.loginTimeout)
 		}
+		bar.update(text)
 		if err := sleepContext(ctx, 250*time.Millisecond); err != nil {
+			bar.interrupt()
 			return err
 		}
 	}
 }
 
-func drawBar(w io.Writer, label string, done, total int) {
+// loginsText draws the login progress as a bar with counts.
+func loginsText(done, total int) string {
 	filled := 0
 	if total > 0 {
 		filled = done * progressWidth / total
 	}
-	fmt.Fprintf(w, "\r   %s [%s%s] %d/%d ", label, strings.Repeat("#", filled),
+	return fmt.Sprintf("   logins [%s%s] %d/%d", strings.Repeat("#", filled),
 		strings.Repeat("-", progressWidth-filled), done, total)
 }
 
