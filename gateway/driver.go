@@ -37,6 +37,10 @@ type RelayStatus struct {
 	Guarantee   bool // guarantee active (bit12)
 	// Word is the raw status word 3, or -1 when the device has none.
 	Word int
+	// WordReading is status word 3 in the shape a read of the status_word_3 item returns
+	// (raw value and named bits), so both paths report the item alike; nil means the raw
+	// word as hex.
+	WordReading any
 	// PowerKW and EnergyKWh are read alongside as evidence; nil when not read.
 	PowerKW   *float64
 	EnergyKWh *float64

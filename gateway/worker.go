@@ -605,7 +605,10 @@ func (e *Engine) controlResult(a Action, st RelayStatus) *Result {
 	res := &Result{Outcome: info.outcome, Relay: &Relay{State: openClosed(st.Open),
 		CommandState: openClosed(st.CommandOpen), Guarantee: st.Guarantee, Alarm: st.Alarm}}
 	res.Readings = map[string]Reading{}
-	if st.Word >= 0 {
+	switch {
+	case st.WordReading != nil:
+		res.Readings["status_word_3"] = Reading{Value: st.WordReading}
+	case st.Word >= 0:
 		res.Readings["status_word_3"] = Reading{Value: fmt.Sprintf("%04X", st.Word)}
 	}
 	if st.PowerKW != nil {

@@ -267,6 +267,15 @@ func TestEveryActionOnEveryRoute(t *testing.T) {
 				t.Errorf("%s: simulator relay %s, want %s", name, got, tc.relay)
 			}
 		}
+		// A relay command on a DL/T 645 meter reports status word 3 in the same shape as a
+		// read of the status_word_3 item: the raw word with its named bits.
+		if tc.relay != "" && tc.meter.Protocol == archive.ProtocolDLT645v2007 {
+			word, _ := c.Result.Readings["status_word_3"].Value.(map[string]any)
+			if word["relay"] != tc.relay || word["raw"] == nil {
+				t.Errorf("%s: status_word_3 reading %v, want an object with relay %s", name,
+					c.Result.Readings["status_word_3"].Value, tc.relay)
+			}
+		}
 	}
 	all := `{"target": {"meter": "` + cost.Address + `"}, "action": "read", "items": [
 		"energy_forward_total", "energy_forward_tariffs", "energy_reverse_total", "voltage",

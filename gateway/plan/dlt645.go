@@ -353,7 +353,7 @@ func (p *DLT645) Status(ctx context.Context, d gateway.Device) (gateway.RelaySta
 	}
 	st := gateway.RelayStatus{Open: sw.RelayOpen(), CommandOpen: sw.RelayCommandOpen(),
 		Alarm: sw.PreTripAlarm(), Guarantee: sw.Guarantee(), Word: int(sw.Raw),
-		FrameHex: hex.EncodeToString(raw)}
+		WordReading: v.JSON(), FrameHex: hex.EncodeToString(raw)}
 	if ev, _, err := p.read(ctx, m, diEnergyTotal); err == nil {
 		st.EnergyKWh = decimalOf(ev)
 	}
