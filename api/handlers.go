@@ -159,30 +159,17 @@ func (s *Server) submitCommand(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	status := http.StatusAccepted
-	if existing {
-		status = http.StatusOK
-	}
-	w.Header().Set("Location", "/v1/commands/"+cmd.ID)
-	writeJSON(w, status, cmd)
+	writeSubmitted(w, "/v1/commands/"+cmd.ID, existing, cmd)
 }
 
 func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 	cmd, err := s.engine.Get(r.PathValue("id"))
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, cmd)
+	s.writeResult(w, r, cmd, err)
 }
 
 func (s *Server) cancelCommand(w http.ResponseWriter, r *http.Request) {
 	cmd, err := s.engine.Cancel(r.PathValue("id"))
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, cmd)
+	s.writeResult(w, r, cmd, err)
 }
 
 // listPage is the shape of every list.
@@ -282,30 +269,37 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
+	writeSubmitted(w, "/v1/batches/"+b.ID, existing, b)
+}
+
+// writeSubmitted answers a submission: 202 with the new resource, or 200 with the one an
+// idempotency key already created.
+func writeSubmitted(w http.ResponseWriter, location string, existing bool, v any) {
 	status := http.StatusAccepted
 	if existing {
 		status = http.StatusOK
 	}
-	w.Header().Set("Location", "/v1/batches/"+b.ID)
-	writeJSON(w, status, b)
+	w.Header().Set("Location", location)
+	writeJSON(w, status, v)
+}
+
+// writeResult writes v with 200, or the error response of err.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 	b, err := s.engine.Batch(r.PathValue("id"))
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, b)
+	s.writeResult(w, r, b, err)
 }
 
 func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request) {
 	b, err := s.engine.CancelBatch(r.PathValue("id"))
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, b)
+	s.writeResult(w, r, b, err)
 }
 
 func (s *Server) listTerminals(w http.ResponseWriter, r *http.Request) {
