@@ -213,8 +213,6 @@ func runDemo(ctx context.Context, o demoOptions, out, progress io.Writer) (bool,
 	if err != nil {
 		return false, fmt.Errorf("start the gateway: %w", err)
 	}
-	// The fleet stops after the gateway: a pty bus's reader returns only once the gateway
-	// has closed the other end of the pty.
 	var fleet *simulator.Fleet
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
