@@ -2,7 +2,6 @@ package plan
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"time"
 
@@ -17,22 +16,13 @@ import (
 const (
 	forwardTimeoutRead     = 5 * time.Second
 	forwardTimeoutSecurity = 10 * time.Second
-	forwardByteTimeout10ms = 10 // 100 ms between reply bytes
+	// defaultForwardBaud is used when a route has no baud rate (DL/T 645-2007 meters).
+	defaultForwardBaud = 2400
 )
 
-// baudCodes are the D7–D5 codes of the AFN10 F1 port control byte.
-var baudCodes = map[int]byte{300: 0, 600: 1, 1200: 2, 2400: 3, 4800: 4, 7200: 5, 9600: 6,
-	19200: 7}
-
-// portControl returns the AFN10 F1 control byte: baud code, one stop bit, even parity,
-// 8 data bits (2400 8E1 is 0x6B).
-func portControl(baud int) byte {
-	code, ok := baudCodes[baud]
-	if !ok {
-		code = baudCodes[2400]
-	}
-	return code<<5 | 0x08 | 0x03
-}
+// forwardID is the data-unit identifier p0 F1 of AFN10 (透明转发). IDFor cannot fail for
+// p0 F1, so the error is dropped.
+var forwardID, _ = gw376.IDFor(0, 1)
 
 // Forwarder is the Exchanger of meters behind terminals: it wraps each DL/T 645 frame in
 // an AFN10 F1 transparent forward on the meter's port. It is safe for concurrent use.
@@ -45,36 +35,37 @@ type Forwarder struct {
 	ControlTimeout time.Duration
 }
 
-// forwardData builds the AFN10 F1 downlink data unit: p0 F1, port, control byte, frame
-// timeout (seconds, D7 set), byte timeout (10 ms units), content length and content.
-// NOTE: built here from the field list of the standard because the gw376 unit table did
-// not cover AFN10 F1 when this was written.
+// forwardData builds the AFN10 F1 downlink data area: p0 F1 and a gw376.ForwardRequest
+// with 8E1 port settings. The frame timeout is rounded down to whole seconds within 1 to
+// 127 s, the range of the timeout byte's seconds form.
 func forwardData(port int, baud int, timeout time.Duration, content []byte) ([]byte, error) {
-	id, err := gw376.IDFor(0, 1)
-	if err != nil {
-		return nil, err
+	if port < 0 || port > 255 {
+		return nil, protocol.Errorf(protocol.ErrInvalidValue, -1, int64(port),
+			"forward port must be 0 to 255")
 	}
-	secs := int(timeout / time.Second)
-	secs = max(1, min(secs, 127))
-	data := id.Append(make([]byte, 0, 4+6+len(content)))
-	data = append(data, byte(port), portControl(baud), 0x80|byte(secs),
-		forwardByteTimeout10ms)
-	data = binary.LittleEndian.AppendUint16(data, uint16(len(content)))
-	return append(data, content...), nil
+	if baud == 0 {
+		baud = defaultForwardBaud
+	}
+	secs := max(1, min(timeout/time.Second, 127))
+	req := gw376.DLT645Settings(uint8(port), baud, secs*time.Second)
+	req.Frame = content
+	data := forwardID.Append(make([]byte, 0, 4+6+len(content)))
+	return req.Append(data)
 }
 
-// forwardReply returns the forwarded content of an AFN10 F1 uplink: p0 F1, port, length,
-// content. Empty content means the meter did not answer the terminal.
+// forwardReply returns the forwarded content of an AFN10 F1 uplink, parsed by
+// gw376.ParseForwardReply after the p0 F1 identifier. Empty content means the meter did
+// not reply to the terminal. It returns false for any other AFN or data unit.
 func forwardReply(f *gw376.Frame) ([]byte, bool) {
 	d := f.Data
-	if f.AFN != gw376.AFNForward || len(d) < 4+3 {
+	if f.AFN != gw376.AFNForward || len(d) < 4 || gw376.IDFromWire(d) != forwardID {
 		return nil, false
 	}
-	k := int(binary.LittleEndian.Uint16(d[5:7]))
-	if len(d) < 7+k {
+	reply, err := gw376.ParseForwardReply(d[4:])
+	if err != nil {
 		return nil, false
 	}
-	return d[7 : 7+k], true
+	return reply.Frame, true
 }
 
 // Exchange forwards one DL/T 645 frame through the meter's terminal.

@@ -23,9 +23,74 @@ func TestForwardDataLayout(t *testing.T) {
 	}
 }
 
-func TestPortControlBaud1200(t *testing.T) {
-	if got := portControl(1200); got != 0x4B {
-		t.Errorf("1200 8E1 control byte %02X, want 4B", got)
+func TestForwardDataBaud1200(t *testing.T) {
+	got, err := forwardData(2, 1200, 5*time.Second, []byte{0x68})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x00, 0x00, 0x01, 0x00, 0x02, 0x4B, 0x85, 0x0A, 0x01, 0x00, 0x68}
+	if !bytes.Equal(got, want) {
+		t.Errorf("forward data % X, want % X", got, want)
+	}
+}
+
+func TestForwardDataClampsTimeout(t *testing.T) {
+	// 1.5 s rounds down to 1 s and 300 s to the 127 s maximum of the timeout byte.
+	for _, c := range []struct {
+		timeout time.Duration
+		want    byte
+	}{{1500 * time.Millisecond, 0x81}, {300 * time.Second, 0xFF}, {0, 0x81}} {
+		got, err := forwardData(1, 2400, c.timeout, nil)
+		if err != nil {
+			t.Fatalf("timeout %v: %v", c.timeout, err)
+		}
+		if got[6] != c.want {
+			t.Errorf("timeout %v: byte %02X, want %02X", c.timeout, got[6], c.want)
+		}
+	}
+}
+
+func TestForwardDataRejectsBadPort(t *testing.T) {
+	if _, err := forwardData(256, 2400, time.Second, nil); err == nil {
+		t.Error("port 256 was accepted")
+	}
+}
+
+func TestForwardDataParsesAsRequest(t *testing.T) {
+	data, err := forwardData(31, 0, 10*time.Second, []byte{0x68, 0x16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := gw376.ParseForwardRequest(data[4:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Baud != 2400 {
+		t.Errorf("baud %d, want the 2400 default", req.Baud)
+	}
+	if req.FrameTimeout != 10*time.Second {
+		t.Errorf("frame timeout %v, want 10s", req.FrameTimeout)
+	}
+}
+
+func TestForwardReplyOtherUnit(t *testing.T) {
+	// p0 F9 (forward meter read) is not a transparent-forward reply.
+	f := &gw376.Frame{AFN: gw376.AFNForward,
+		Data: []byte{0x00, 0x00, 0x01, 0x01, 0x1F, 0x02, 0x00, 0x68, 0x16}}
+	if _, ok := forwardReply(f); ok {
+		t.Error("an AFN10 F9 unit was read as an F1 reply")
+	}
+}
+
+func TestForwardReplyContent(t *testing.T) {
+	f := &gw376.Frame{AFN: gw376.AFNForward,
+		Data: []byte{0x00, 0x00, 0x01, 0x00, 0x1F, 0x02, 0x00, 0x68, 0x16}}
+	content, ok := forwardReply(f)
+	if !ok {
+		t.Fatal("reply not accepted")
+	}
+	if !bytes.Equal(content, []byte{0x68, 0x16}) {
+		t.Errorf("content % X, want 68 16", content)
 	}
 }
 
