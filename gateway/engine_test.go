@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -488,5 +489,60 @@ func TestQueuedCommandExpires(t *testing.T) {
 	}
 	if time.Since(start) > 1500*time.Millisecond {
 		t.Errorf("expired after %s, long after its deadline", time.Since(start))
+	}
+}
+
+func TestRetryIsVisibleWhileSending(t *testing.T) {
+	f := newFixture(t, fastConfig())
+	f.fake.Delay = 50 * time.Millisecond
+	f.fake.SetFault("000000000002", gatewaytest.FaultSilent, true)
+	c := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionRead})
+	// Poll until the second attempt shows while the command is still sending.
+	seen := false
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && !seen; {
+		got, err := f.engine.Get(c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State.Final() {
+			break
+		}
+		seen = got.State == gateway.StateSending && got.Attempts == 2
+		if seen {
+			// Get shows a change only after the store holds it.
+			stored, err := f.store.Command(c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Attempts < 2 {
+				t.Errorf("store holds attempts %d while Get shows 2", stored.Attempts)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !seen {
+		t.Error("attempt 2 never showed while the command was sending")
+	}
+	done := wait(t, f.engine, c.ID)
+	if done.Attempts != 3 {
+		t.Errorf("attempts %d, want 3", done.Attempts)
+	}
+	if done.Reason == nil || done.Reason.Evidence == nil {
+		t.Fatalf("reason without evidence: %+v", done.Reason)
+	}
+	if done.Reason.Evidence.Attempts != done.Attempts {
+		t.Errorf("evidence attempts %d, command attempts %d", done.Reason.Evidence.Attempts,
+			done.Attempts)
+	}
+	var retries []string
+	for _, h := range done.History {
+		if h.State == gateway.StateSending && strings.HasPrefix(h.Detail, "attempt ") {
+			retries = append(retries, h.Detail)
+		}
+	}
+	want := []string{"attempt 2 of 3 after meter_timeout", "attempt 3 of 3 after meter_timeout"}
+	if !slices.Equal(retries, want) {
+		t.Errorf("retry history %q, want %q", retries, want)
 	}
 }

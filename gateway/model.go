@@ -133,7 +133,7 @@ type Evidence struct {
 	ErrorByte    *int     `json:"error_byte,omitempty"`
 	StatusWord3  string   `json:"status_word_3,omitempty"`
 	FrameHex     string   `json:"frame_hex,omitempty"`
-	Attempts     int      `json:"attempts,omitempty"`
+	Attempts     int      `json:"attempts,omitempty"` // Command.Attempts at the failure
 	Detail       string   `json:"detail,omitempty"`
 	PowerKW      *float64 `json:"power_kw,omitempty"`
 	EnergyKWh    *float64 `json:"energy_kwh,omitempty"`
@@ -182,7 +182,7 @@ type Command struct {
 	Force     bool           `json:"force,omitempty"`
 	State     State          `json:"state"`
 	Reason    *Reason        `json:"reason"`
-	Attempts  int            `json:"attempts"`
+	Attempts  int            `json:"attempts"` // engine sends, retries included
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
 	Batch     string         `json:"batch,omitempty"`

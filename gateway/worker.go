@@ -32,13 +32,15 @@ type change struct {
 	reason *Reason
 	result *Result
 	detail string
+	// retry records a new attempt in the command's current state instead of moving it.
+	retry bool
 }
 
 // transition moves one command to a new state, persists it and then publishes it. It
 // returns false when the move is not allowed from the command's current state.
 func (e *Engine) transition(j *job, to State, reason *Reason, result *Result,
 	detail string) bool {
-	return e.apply([]change{{j, to, reason, result, detail}}) == 1
+	return e.apply([]change{{j: j, to: to, reason: reason, result: result, detail: detail}}) == 1
 }
 
 // apply carries out state changes, persisting them in one transaction before publishing
@@ -57,21 +59,27 @@ func (e *Engine) apply(changes []change) int {
 	for _, ch := range changes {
 		c := ch.j.cmd
 		from := c.State
-		if !allowedFrom(from, ch.to, ch.j.recover) {
+		if ch.retry {
+			if from != ch.to || from.Final() {
+				continue
+			}
+		} else if !allowedFrom(from, ch.to, ch.j.recover) {
 			continue
 		}
 		if ch.j.superseded && ch.to != StateCancelled {
 			continue
 		}
 		c.State = ch.to
-		c.Reason = ch.reason
+		if !ch.retry {
+			c.Reason = ch.reason
+		}
 		if ch.result != nil {
 			c.Result = ch.result
 		}
 		c.UpdatedAt = now
 		c.History = append(c.History, HistoryEntry{At: now, State: ch.to, Detail: ch.detail})
 		e.metrics.active.WithLabelValues(string(from)).Dec()
-		if from == StateQueued {
+		if from == StateQueued && !ch.retry {
 			e.queued--
 			e.dropPendingLocked(ch.j)
 		}
@@ -192,6 +200,30 @@ func (e *Engine) bumpAttempts(j *job) int {
 	defer e.mu.Unlock()
 	j.cmd.Attempts++
 	return j.cmd.Attempts
+}
+
+// retryAfter counts a new attempt after the failed one ended with err and returns its
+// number. A retry is persisted and published like a state change: the command keeps its
+// state, gains the attempt count and a history entry naming the failure that caused it.
+func (e *Engine) retryAfter(j *job, err error) int {
+	n := e.bumpAttempts(j)
+	e.mu.Lock()
+	state := j.cmd.State
+	e.mu.Unlock()
+	detail := fmt.Sprintf("attempt %d of %d after %s", n, e.cfg.MaxAttempts, failureCode(err))
+	e.log.Info("retrying command", zap.String("command", j.cmd.ID), zap.Int("attempt", n),
+		zap.Int("max_attempts", e.cfg.MaxAttempts), zap.Error(err))
+	e.apply([]change{{j: j, to: state, detail: detail, retry: true}})
+	return n
+}
+
+// failureCode returns the reason code of a driver error, or the error text.
+func failureCode(err error) string {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f.Code
+	}
+	return err.Error()
 }
 
 // runChannel is the worker of one channel: it runs the channel's commands one at a time.
@@ -347,9 +379,14 @@ func retryable(err error) bool {
 
 // attempt runs fn until it succeeds, fails for good, or MaxAttempts is reached.
 func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
-	var timedOut error
+	var timedOut, lastErr error
 	for {
-		n := e.bumpAttempts(j)
+		var n int
+		if lastErr == nil {
+			n = e.bumpAttempts(j)
+		} else {
+			n = e.retryAfter(j, lastErr)
+		}
 		err := fn()
 		if err == nil {
 			return nil
@@ -365,6 +402,7 @@ func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
 		if ctx.Err() != nil || !retryable(err) || n >= e.cfg.MaxAttempts {
 			return e.reasonOf(ctx, err, n)
 		}
+		lastErr = err
 	}
 }
 
@@ -513,9 +551,14 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 				Evidence: &Evidence{Detail: rule}}
 		}
 	}
-	var timedOut error
+	var timedOut, lastErr error
 	for !sent {
-		n := e.bumpAttempts(j)
+		var n int
+		if lastErr == nil {
+			n = e.bumpAttempts(j)
+		} else {
+			n = e.retryAfter(j, lastErr)
+		}
 		err := drv.Control(ctx, j.dev, Control{Action: c.Action,
 			Deadline: c.Deadline.In(e.cfg.location), Operator: c.Operator})
 		if err == nil {
@@ -536,6 +579,7 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 		if st, serr := drv.Status(ctx, j.dev); serr == nil && commandShows(c.Action, st) {
 			sent = true
 		}
+		lastErr = err
 	}
 	if !e.transition(j, StateVerifying, nil, nil, "") {
 		return nil, &Reason{Code: ReasonInternal, Message: "command left the sending state"}

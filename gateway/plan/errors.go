@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/feegate/feegate/dlt645"
 	"github.com/feegate/feegate/gateway"
@@ -16,7 +17,7 @@ func failTransport(ctx context.Context, err error, onBus bool) error {
 	if ctx.Err() != nil {
 		return gateway.Fail(gateway.ReasonDeadlineExpired, nil, "deadline reached: %v", err)
 	}
-	ev := &gateway.Evidence{Detail: err.Error()}
+	ev := &gateway.Evidence{Detail: transportDetail(err)}
 	var te *transport.TerminalError
 	if errors.As(err, &te) {
 		ev.Attempts = te.Attempts
@@ -82,4 +83,33 @@ func failMeter(err error, reply []byte) error {
 		return gateway.Fail(gateway.ReasonMeterRejected, ev, "meter rejected the request")
 	}
 	return gateway.Fail(gateway.ReasonChannelError, ev, "reply does not decode: %v", err)
+}
+
+// transportDetail describes a transport error for Evidence.Detail. The transport's own
+// message counts frame writes as "attempt(s)", which readers confused with the command's
+// attempts (Evidence.Attempts, one per send by the engine), so the frame writes of the
+// last send are named as such here.
+func transportDetail(err error) string {
+	var te *transport.TerminalError
+	if errors.As(err, &te) {
+		msg := fmt.Sprintf("%v: terminal %s, AFN %02X, request frame written %d time(s) "+
+			"in this send", te.Kind, te.Terminal, te.AFN, te.Attempts)
+		if te.Err != nil {
+			msg += ": " + te.Err.Error()
+		}
+		return msg
+	}
+	var be *transport.BusError
+	if errors.As(err, &be) {
+		msg := fmt.Sprintf("%v: bus %s, request frame written %d time(s) in this send",
+			be.Kind, be.Bus, be.Attempts)
+		if len(be.Partial) > 0 {
+			msg += fmt.Sprintf(", %d stray byte(s) % X", len(be.Partial), be.Partial)
+		}
+		if be.Err != nil {
+			msg += ": " + be.Err.Error()
+		}
+		return msg
+	}
+	return err.Error()
 }

@@ -2,10 +2,16 @@ package plan
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/feegate/feegate/gateway"
 	"github.com/feegate/feegate/gw376"
+	"github.com/feegate/feegate/protocol"
+	"github.com/feegate/feegate/transport"
 )
 
 // Frame bytes below are typed from the AFN10 F1 layout: DA DT (p0 F1 = 00 00 01 00),
@@ -121,4 +127,30 @@ func FuzzForwardReply(f *testing.F) {
 			t.Fatalf("content of %d bytes from %d bytes of data", len(content), len(data))
 		}
 	})
+}
+
+func TestFailTransportDetailNamesFrameWrites(t *testing.T) {
+	term, err := protocol.ParseTerminalAddress("44010001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := &transport.TerminalError{Kind: transport.ErrTimeout, Terminal: term,
+		AFN: 0x10, Attempts: 2}
+	got := failTransport(context.Background(), cause, false)
+	var f *gateway.Failure
+	if !errors.As(got, &f) {
+		t.Fatalf("error %v is not a *gateway.Failure", got)
+	}
+	if f.Evidence == nil {
+		t.Fatal("failure without evidence")
+	}
+	if strings.Contains(f.Evidence.Detail, "attempt") {
+		t.Errorf("detail %q counts frame writes as attempts", f.Evidence.Detail)
+	}
+	if !strings.Contains(f.Evidence.Detail, "request frame written 2 time(s)") {
+		t.Errorf("detail %q does not name the 2 frame writes", f.Evidence.Detail)
+	}
+	if !strings.Contains(f.Evidence.Detail, "44010001") {
+		t.Errorf("detail %q does not name the terminal", f.Evidence.Detail)
+	}
 }
