@@ -49,6 +49,9 @@ type Config struct {
 	// AFN10 F1 forwards for reads and for controls; 0 means 5 s and 10 s.
 	ForwardTimeout        time.Duration
 	ForwardControlTimeout time.Duration
+	// ClockTolerance is how far a DL/T 645 meter clock may be from the gateway clock after
+	// sync_time before the command fails; 0 or less means 10 s.
+	ClockTolerance time.Duration
 	// ShutdownTimeout bounds the drain of commands in flight at Close; 0 means 10 s.
 	ShutdownTimeout time.Duration
 	// Logger receives every log line; nil means none.
@@ -167,7 +170,8 @@ func Start(cfg Config) (n *Node, err error) {
 	machine := secdouble.NewMaster([]byte(cfg.SecuritySecret))
 	meterPlan := func(ex plan.Exchanger) *plan.DLT645 {
 		return plan.NewDLT645(ex, plan.DLT645Config{Machine: machine, Operator: cfg.Operator,
-			Location: loc, Logger: cfg.Logger.Named("dlt645")})
+			Location: loc, ClockTolerance: cfg.ClockTolerance,
+			Logger: cfg.Logger.Named("dlt645")})
 	}
 	n.lines = plan.NewLines(cfg.Logger.Named("bus"), tm)
 	n.modbus = &plan.Modbus{Logger: cfg.Logger.Named("modbus"), Metrics: tm}

@@ -50,7 +50,16 @@ func start(t *testing.T, terminals, perTerminal, serial, modbus int) *e2e {
 func startLogged(t *testing.T, log *zap.Logger, terminals, perTerminal, serial,
 	modbus int) *e2e {
 	t.Helper()
-	cfg := node.Config{Logger: log,
+	return startWith(t, func(cfg *node.Config) { cfg.Logger = log }, terminals, perTerminal,
+		serial, modbus)
+}
+
+// startWith starts a node whose test configuration tune changes, and a fleet connected to
+// it.
+func startWith(t *testing.T, tune func(*node.Config), terminals, perTerminal, serial,
+	modbus int) *e2e {
+	t.Helper()
+	cfg := node.Config{
 		TerminalListen: "127.0.0.1:0", APIListen: "127.0.0.1:0",
 		StorePath: filepath.Join(t.TempDir(), "feegate.db"), Tokens: []string{token},
 		ForwardTimeout: 700 * time.Millisecond, ForwardControlTimeout: 700 * time.Millisecond,
@@ -66,6 +75,7 @@ func startLogged(t *testing.T, log *zap.Logger, terminals, perTerminal, serial,
 	cfg.Terminal = transport.ServerConfig{ForwardMargin: time.Second,
 		RequestTimeout: time.Second, Attempts: 1, OfflineFactor: 3, EventLoops: 1,
 		SweepInterval: 100 * time.Millisecond}
+	tune(&cfg)
 	n, err := node.Start(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ type serveFile struct {
 	ShutdownTimeout time.Duration  `yaml:"shutdown_timeout"`
 	ForwardTimeout  time.Duration  `yaml:"forward_timeout"`
 	ForwardControl  time.Duration  `yaml:"forward_control_timeout"`
+	ClockTolerance  time.Duration  `yaml:"clock_tolerance"`
 	Engine          gateway.Config `yaml:"engine"`
 	Terminal        terminalFile   `yaml:"terminal"`
 }
@@ -120,6 +121,12 @@ func loadServeConfig(f serveFlags) (node.Config, string, error) {
 		ForwardTimeout:  file.ForwardTimeout,
 	}
 	cfg.ForwardControlTimeout = file.ForwardControl
+	if file.ClockTolerance < 0 {
+		return node.Config{}, "", fmt.Errorf("config %s: clock_tolerance %v is negative; "+
+			"set a positive duration such as 10s, or leave it out for the default",
+			f.config, file.ClockTolerance)
+	}
+	cfg.ClockTolerance = file.ClockTolerance
 	switch {
 	case len(f.tokens) > 0:
 		cfg.Tokens = f.tokens
