@@ -546,3 +546,45 @@ func TestRetryIsVisibleWhileSending(t *testing.T) {
 		t.Errorf("retry history %q, want %q", retries, want)
 	}
 }
+
+func TestRetryWaitingForTerminalRecordedOnce(t *testing.T) {
+	cfg := fastConfig()
+	cfg.StartupGrace = time.Minute
+	f := newFixture(t, cfg)
+	f.fake.Delay = 100 * time.Millisecond
+	f.fake.SetFault("000000000002", gatewaytest.FaultTimeoutOnce, true)
+	c := submit(t, f.engine, gateway.Request{Target: meter("000000000002"),
+		Action: gateway.ActionPing})
+	// The first ping has read its faults once it is counted, so the offline fault hits
+	// only the retry, which then waits for the terminal.
+	for end := time.Now().Add(5 * time.Second); f.fake.CallCount("ping") == 0; {
+		if time.Now().After(end) {
+			t.Fatal("the first ping never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.fake.SetFault("000000000002", gatewaytest.FaultOffline, true)
+	for end := time.Now().Add(5 * time.Second); f.fake.CallCount("ping") < 4; {
+		if time.Now().After(end) {
+			t.Fatal("the retry never waited for the terminal")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.fake.SetFault("000000000002", gatewaytest.FaultOffline, false)
+	done := wait(t, f.engine, c.ID)
+	if done.State != gateway.StateSucceeded {
+		t.Fatalf("state %s reason %+v", done.State, done.Reason)
+	}
+	if done.Attempts != 2 {
+		t.Errorf("attempts %d, want 2", done.Attempts)
+	}
+	var retries []string
+	for _, h := range done.History {
+		if strings.HasPrefix(h.Detail, "attempt ") {
+			retries = append(retries, h.Detail)
+		}
+	}
+	if want := []string{"attempt 2 of 3 after meter_timeout"}; !slices.Equal(retries, want) {
+		t.Errorf("retry history %q, want %q", retries, want)
+	}
+}

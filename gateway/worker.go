@@ -217,6 +217,20 @@ func (e *Engine) retryAfter(j *job, err error) int {
 	return n
 }
 
+// nextAttempt counts the next attempt and returns its number. It records a retry (see
+// retryAfter) when an earlier attempt failed with lastErr and this number was not recorded
+// yet: an attempt taken back while waiting for a terminal to log in is not recorded twice.
+func (e *Engine) nextAttempt(j *job, lastErr error, recorded *int) int {
+	e.mu.Lock()
+	next := j.cmd.Attempts + 1
+	e.mu.Unlock()
+	if lastErr == nil || next <= *recorded {
+		return e.bumpAttempts(j)
+	}
+	*recorded = next
+	return e.retryAfter(j, lastErr)
+}
+
 // failureCode returns the reason code of a driver error, or the error text.
 func failureCode(err error) string {
 	var f *Failure
@@ -380,13 +394,9 @@ func retryable(err error) bool {
 // attempt runs fn until it succeeds, fails for good, or MaxAttempts is reached.
 func (e *Engine) attempt(ctx context.Context, j *job, fn func() error) *Reason {
 	var timedOut, lastErr error
+	recorded := 0
 	for {
-		var n int
-		if lastErr == nil {
-			n = e.bumpAttempts(j)
-		} else {
-			n = e.retryAfter(j, lastErr)
-		}
+		n := e.nextAttempt(j, lastErr, &recorded)
 		err := fn()
 		if err == nil {
 			return nil
@@ -552,13 +562,9 @@ func (e *Engine) runControl(ctx context.Context, j *job, drv Driver) (*Result, *
 		}
 	}
 	var timedOut, lastErr error
+	recorded := 0
 	for !sent {
-		var n int
-		if lastErr == nil {
-			n = e.bumpAttempts(j)
-		} else {
-			n = e.retryAfter(j, lastErr)
-		}
+		n := e.nextAttempt(j, lastErr, &recorded)
 		err := drv.Control(ctx, j.dev, Control{Action: c.Action,
 			Deadline: c.Deadline.In(e.cfg.location), Operator: c.Operator})
 		if err == nil {
