@@ -705,4 +705,3 @@ func TestServerEventOrderOnQuickReconnect(t *testing.T) {
 		nextEvent(t, events, EventOffline)
 	}
 }
-
