@@ -21,9 +21,11 @@ help:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/feegate ./cmd/feegate
 
+# Packages are tested one at a time (-p 1): several end-to-end suites run simulated fleets
+# with real timeouts, and on a 2-core machine two of them at once only add contention.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 	FUZZTIME=3s ./scripts/fuzz.sh
 
 fuzz:
