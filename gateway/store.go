@@ -266,14 +266,3 @@ func (s *Store) ReserveEvents(n uint64) (uint64, error) {
 	})
 	return first, err
 }
-
-// maxKey returns the largest key of the bucket, or "" when it is empty.
-func (s *Store) maxKey(bucket []byte) (string, error) {
-	var out string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		k, _ := tx.Bucket(bucket).Cursor().Last()
-		out = string(k)
-		return nil
-	})
-	return out, err
-}

@@ -49,7 +49,6 @@ type connState struct {
 	firstErr error
 	noise    int // noise bytes over the connection's life
 	lastHB   time.Time
-	tooLarge bool
 	// reports assembles multi-frame active reports; nil until the first report.
 	reports *gw376.Assembler
 	// session is bound at login by the event loop and read by the sweeper.

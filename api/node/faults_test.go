@@ -60,14 +60,13 @@ func eventually(timeout time.Duration, cond func() bool) bool {
 func TestFaultTable(t *testing.T) {
 	e := start(t, 10, 8, 0, 0)
 	type row struct {
-		name    string
-		setup   func(t *testing.T)
-		target  archive.Meter
-		action  string
-		state   gateway.State
-		reason  string
-		check   func(t *testing.T, c gateway.Command)
-		timeout time.Duration
+		name   string
+		setup  func(t *testing.T)
+		target archive.Meter
+		action string
+		state  gateway.State
+		reason string
+		check  func(t *testing.T, c gateway.Command)
 	}
 	term := func(ti int) simulator.FaultTarget {
 		return simulator.FaultTarget{Terminal: fmt.Sprintf("4401%04X", ti)}
