@@ -14,8 +14,8 @@ const sseKeepAlive = 15 * time.Second
 
 // events streams server-sent events. A client resumes with the Last-Event-ID header (or
 // the last_event_id query parameter) and receives every event after that id, in order,
-// as long as it is still in the engine's event buffer; otherwise the stream starts with
-// a comment naming the first id it can still send. An id above every id sent so far
+// while it is still in the engine's event buffer. Otherwise the stream starts with a
+// comment naming the first id it can still send. An id above every id sent so far
 // streams the events published from now on, after a comment saying so.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	last := r.Header.Get("Last-Event-ID")

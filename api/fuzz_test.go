@@ -15,7 +15,7 @@ import (
 	"github.com/feegate/feegate/gateway/gatewaytest"
 )
 
-// FuzzSubmitCommandBody posts arbitrary bodies to POST /v1/commands: every answer is one
+// FuzzSubmitCommandBody posts arbitrary bodies to POST /v1/commands. Every response has one
 // of the documented statuses with the JSON error shape, never a 500.
 func FuzzSubmitCommandBody(f *testing.F) {
 	store, err := gateway.OpenStore(filepath.Join(f.TempDir(), "fuzz.db"), time.Millisecond)

@@ -272,8 +272,8 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 	writeSubmitted(w, "/v1/batches/"+b.ID, existing, b)
 }
 
-// writeSubmitted answers a submission: 202 with the new resource, or 200 with the one an
-// idempotency key already created.
+// writeSubmitted writes the response to a submission: 202 with the new resource, or 200
+// with the one an idempotency key already created.
 func writeSubmitted(w http.ResponseWriter, location string, existing bool, v any) {
 	status := http.StatusAccepted
 	if existing {

@@ -230,7 +230,8 @@ func Encode(f *Frame) ([]byte, error) {
 // Function returns the frame's function code.
 func (f *Frame) Function() Function { return f.Control.Function() }
 
-// ExpectsReply reports whether a meter answers the request f: broadcast frames get no reply.
+// ExpectsReply reports whether a meter replies to the request f. Broadcast frames get no
+// reply.
 func (f *Frame) ExpectsReply() bool {
 	return !f.Control.IsReply() && !f.Address.IsBroadcast()
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Device is what a driver acts on: a meter with its archive entry, or a terminal control
-// turn (Meter nil).
+// Device is the target of a driver call: a meter with its archive entry, or a terminal
+// control turn (Meter nil).
 type Device struct {
 	Meter    *MeterEntry
 	Terminal string
@@ -37,9 +37,8 @@ type RelayStatus struct {
 	Guarantee   bool // guarantee active (bit12)
 	// Word is the raw status word 3, or -1 when the device has none.
 	Word int
-	// WordReading is status word 3 in the shape a read of the status_word_3 item returns
-	// (raw value and named bits), so both paths report the item alike; nil means the raw
-	// word as hex.
+	// WordReading is status word 3 in the shape that a read of the status_word_3 item
+	// returns: the raw value with its named bits. Nil means the raw word is shown as hex.
 	WordReading any
 	// PowerKW and EnergyKWh are read alongside as evidence; nil when not read.
 	PowerKW   *float64
@@ -64,6 +63,6 @@ type Driver interface {
 	Read(ctx context.Context, d Device, items []string) (map[string]Reading, error)
 	// SyncTime sets the device clock to now.
 	SyncTime(ctx context.Context, d Device, now time.Time) error
-	// Ping checks that the device answers.
+	// Ping checks that the device replies to a request.
 	Ping(ctx context.Context, d Device) error
 }

@@ -46,10 +46,9 @@ func (e *Engine) transition(j *job, to State, reason *Reason, result *Result,
 // apply carries out state changes, persisting them in one transaction before publishing
 // any event, and returns how many were allowed.
 //
-// Readers see a change only once it is durable: the batch counts, the command that Get
-// returns and the removal of a finished command from the active set are updated after the
-// store write, so a batch never reports a command final while the store still holds an
-// earlier state.
+// Readers see a change only once it is stored. The batch counts, the command that Get
+// returns and the active set are updated after the store write, so a batch never reports
+// a command final while the store still contains an earlier state.
 func (e *Engine) apply(changes []change) int {
 	now := e.now().UTC()
 	snaps := make([]*Command, 0, len(changes))

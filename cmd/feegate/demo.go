@@ -647,7 +647,7 @@ func (d *demo) offlineTerminal(ctx context.Context) error {
 		nil); err != nil {
 		return err
 	}
-	// Wait until the gateway sees the terminal go.
+	// Wait until the gateway reports the terminal offline.
 	var view terminalView
 	for i := 0; ; i++ {
 		if _, err := d.api.do(ctx, http.MethodGet, "/v1/terminals/"+t, nil, nil, "",
@@ -932,10 +932,13 @@ type latencyStats struct {
 	P95   int64 `json:"p95"`
 }
 
-func (d *demo) summary(elapsed time.Duration) bool {
+// collectSummary counts the checks by outcome and reason, computes the latency
+// percentiles per action and lists every mismatch.
+func (d *demo) collectSummary(elapsed time.Duration) demoSummary {
 	s := demoSummary{Passed: true, Duration: elapsed.Round(100 * time.Millisecond).String(),
 		Outcomes: map[string]int{}, Reasons: map[string]int{},
 		Latency: map[string]latencyStats{}, Notes: d.results.notes}
+
 	byAction := map[string][]time.Duration{}
 	for _, c := range d.results.checks {
 		s.Commands++
@@ -956,11 +959,18 @@ func (d *demo) summary(elapsed time.Duration) bool {
 				c.meter, strings.Join(c.problems, "; ")))
 		}
 	}
+
 	for action, ds := range byAction {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		s.Latency[action] = latencyStats{Count: len(ds), P50: percentile(ds, 50).Milliseconds(),
 			P95: percentile(ds, 95).Milliseconds()}
 	}
+	return s
+}
+
+// summary prints the summary and reports whether every check passed.
+func (d *demo) summary(elapsed time.Duration) bool {
+	s := d.collectSummary(elapsed)
 	if d.o.asJSON {
 		_ = writeJSONLine(d.out, nil, s)
 		return s.Passed

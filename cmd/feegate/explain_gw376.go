@@ -263,10 +263,10 @@ func (x *gwExplainer) embedded(data gw376.Object) (gw376.Object, string) {
 	return out, e.text
 }
 
-// maskedFrameHex returns a DL/T 645 frame that failed to decode as hex with its data field
-// replaced by asterisks: the data of a relay control, a write or a password change carries
-// a password, and an undecodable frame cannot show which kind it is. The bytes up to and
-// including L stay, since they name the meter and the function.
+// maskedFrameHex returns a DL/T 645 frame that failed to decode as hex, with its data field
+// replaced by asterisks. The data of a relay control, a write or a password change
+// contains a password, and an undecodable frame cannot show which kind it is. The bytes up
+// to and including L stay, because they name the meter and the function.
 func maskedFrameHex(raw []byte) string {
 	start := 0
 	for start < len(raw) && raw[start] == 0xFE {

@@ -245,9 +245,9 @@ func FuzzExplainGW376(f *testing.F) {
 	})
 }
 
-// An AFN10 F1 trip whose embedded DL/T 645 checksum is wrong (2C changed to 2D, the 376.1
-// checksum recomputed): the forwarded frame cannot be decoded, so its password bytes
-// (6A 39 35 scrambled) must not be printed unless --show-secrets is given.
+// gwTripBadEmbeddedCS is an AFN10 F1 trip whose embedded DL/T 645 checksum is wrong (2C
+// changed to 2D, the 376.1 checksum recomputed). The forwarded frame cannot be decoded, so
+// its password bytes (6A 39 35, scrambled) must not be printed without --show-secrets.
 const gwTripBadEmbeddedCS = "681201120168" + "4B0002341204" + "10E5" + "00000100" +
 	"1F6BBC0A1C00" + "68611001301215681C10356A3935343333334D3333333363 45CC2D16" +
 	"00000000000000000000000000000000" + "053405002205" + "CD16"

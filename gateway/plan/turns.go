@@ -71,7 +71,7 @@ func (t *Turns) Control(ctx context.Context, d gateway.Device, c gateway.Control
 	return confirmed(resp)
 }
 
-// confirmed checks an AFN00 answer: F1, or F3 with every ERR 0.
+// confirmed checks an AFN00 reply: F1, or F3 with every ERR 0.
 func confirmed(resp *transport.Response) error {
 	for _, f := range resp.Frames {
 		if f.AFN != gw376.AFNConfirm {
